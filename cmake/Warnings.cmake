@@ -1,0 +1,37 @@
+# Warnings per target, never global (house style).
+function(cvgate_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wpointer-arith -Wcast-align
+    -Wunused -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough)
+endfunction()
+
+# Include subdirectories that exist, in order, so areas can land one by one.
+macro(cvgate_add_subdirs)
+  foreach(dir ${ARGN})
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/CMakeLists.txt)
+      add_subdirectory(${dir})
+    endif()
+  endforeach()
+endmacro()
+
+# cvgate_tool(name SOURCES ... LIBS ...): a tool binary with install rule.
+function(cvgate_tool name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS})
+  cvgate_warnings(${name})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  install(TARGETS ${name} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endfunction()
+
+# cvgate_test(name SOURCES ... LIBS ...): a GoogleTest binary registered with CTest.
+function(cvgate_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  target_compile_definitions(${name} PRIVATE
+    CVGATE_SOURCE_DIR="${PROJECT_SOURCE_DIR}" CVGATE_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+  cvgate_warnings(${name})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES ENVIRONMENT "CVGATE_SOURCE_DIR=${PROJECT_SOURCE_DIR};CVGATE_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+endfunction()

@@ -1,0 +1,43 @@
+// What every cvgate tool shares on its command line, and the one place where
+// an Error becomes a message on stderr and an exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "common/Error.h"
+
+namespace cvgate {
+
+/// Flags every tool takes.
+struct CommonOptions {
+  std::string config;           ///< --config FILE; empty: $CVGATE_CONFIG, ./configs/cvgate.toml, installed default
+  std::string logLevel = "info";///< --log-level
+  bool quiet = false;           ///< --quiet: warnings and errors only
+  std::string cycle;            ///< --cycle ID; empty: $CVGATE_CYCLE_ID or a new one
+  std::string out = "-";        ///< --out FILE for the report; "-" is stdout
+  std::string stateDir;         ///< --state-dir; empty: config or $CVGATE_STATE_DIR
+  bool publish = false;         ///< --publish: also write the report to its feed
+};
+
+/// Register the common flags (and --version) on `app`.
+void addCommonOptions(CLI::App& app, CommonOptions& opts, bool withReport = true);
+
+/// The config file this run uses (see CommonOptions::config).
+std::string resolveConfigPath(const std::string& flag);
+
+/// The standard exit-status paragraph for --help footers.
+std::string exitStatusHelp(bool verdicts);
+
+/// Parse argv with `app`, set up logging, run `body`, and turn failures into
+/// one line on stderr ("tool: error: ...") and an exit code: CLI usage errors
+/// and BadInput give 2, Internal errors and uncaught exceptions give 1.
+int runTool(CLI::App& app, const std::string& tool, const CommonOptions& opts, int argc,
+            char** argv, const std::function<Expected<int>()>& body);
+
+/// Print "tool: error: msg" and return the exit code for the error's kind.
+int reportError(const std::string& tool, const Error& e);
+
+}  // namespace cvgate

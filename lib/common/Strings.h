@@ -1,0 +1,23 @@
+// Small string helpers: edit distance for "did you mean", joining.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cvgate {
+
+/// Levenshtein distance.
+std::size_t editDistance(const std::string& a, const std::string& b);
+
+/// The closest candidate within a small distance, or "" when none is close.
+std::string closestMatch(const std::string& word, const std::vector<std::string>& candidates);
+
+/// " (did you mean 'x'?)" or "".
+std::string didYouMean(const std::string& word, const std::vector<std::string>& candidates);
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep);
+
+/// printf-style double formatting with `digits` significant decimals.
+std::string fmtNum(double v, int decimals = 3);
+
+}  // namespace cvgate

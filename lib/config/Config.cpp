@@ -1,0 +1,281 @@
+#include "config/Config.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <type_traits>
+
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+#include "common/Fs.h"
+#include "common/Sha256.h"
+#include "common/Strings.h"
+
+namespace cvgate {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string where(const std::string& file, const toml::source_region& src) {
+  return "'" + file + "' line " + std::to_string(src.begin.line);
+}
+
+/// Binds the keys of one table to struct fields and remembers the first error.
+class Section {
+ public:
+  Section(const toml::table* t, const std::string& file, std::string name, std::string baseDir,
+          std::optional<Error>* err)
+      : t_(t), file_(file), name_(std::move(name)), baseDir_(std::move(baseDir)), err_(err) {}
+
+  template <class T>
+  Section& get(const char* key, T& out) {
+    known_.push_back(key);
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (!n || *err_) return *this;
+    if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = n->value_exact<bool>()) out = *v; else fail(*n, key, "a boolean");
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (auto v = n->value_exact<std::string>()) out = *v; else fail(*n, key, "a string");
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (n->is_number()) out = static_cast<T>(*n->value<double>()); else fail(*n, key, "a number");
+    } else {
+      static_assert(std::is_integral_v<T>);
+      auto v = n->value_exact<std::int64_t>();
+      if (!v) fail(*n, key, "an integer");
+      else if (*v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+               static_cast<std::uint64_t>(*v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+        fail(*n, key, "an integer in range");
+      else out = static_cast<T>(*v);
+    }
+    return *this;
+  }
+
+  /// A path: resolved against the config file's directory when relative.
+  Section& path(const char* key, std::string& out) {
+    std::string before = out;
+    get(key, out);
+    if (!out.empty() && out != before && fs::path(out).is_relative())
+      out = (fs::path(baseDir_) / out).lexically_normal().string();
+    return *this;
+  }
+
+  /// A constraint on a value already read.
+  Section& require(const char* key, bool ok, const std::string& expected) {
+    if (!ok && !*err_) {
+      const toml::node* n = t_ ? t_->get(key) : nullptr;
+      std::string loc = n ? where(file_, n->source()) : "'" + file_ + "'";
+      *err_ = badInput(loc + ": key '" + qualified(key) + "': expected " + expected);
+    }
+    return *this;
+  }
+
+  /// Any key in the table that no get() asked for is an error.
+  void finish() {
+    if (!t_ || *err_) return;
+    for (const auto& [k, v] : *t_) {
+      std::string key(k.str());
+      if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
+        *err_ = badInput(where(file_, v.source()) + ": unknown key '" + qualified(key) + "'" +
+                         didYouMean(key, known_));
+        return;
+      }
+    }
+  }
+
+ private:
+  std::string qualified(const std::string& key) const {
+    return name_.empty() ? key : name_ + "." + key;
+  }
+  void fail(const toml::node& n, const char* key, const char* expected) {
+    *err_ = badInput(where(file_, n.source()) + ": key '" + qualified(key) + "': expected " +
+                     expected);
+  }
+
+  const toml::table* t_;
+  const std::string& file_;
+  std::string name_;
+  std::string baseDir_;
+  std::optional<Error>* err_;
+  std::vector<std::string> known_;
+};
+
+}  // namespace
+
+Expected<Config> parseConfig(const std::string& text, const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return badInput("'" + path + "' line " + std::to_string(e.source().begin.line) + ": " +
+                    std::string(e.description()));
+  }
+  Config c;
+  c.path = path;
+  c.sha256 = sha256Hex(text);
+  std::string base = fs::path(path).parent_path().string();
+  if (base.empty()) base = ".";
+  c.stateDir = (fs::path(base) / ".." / "var").lexically_normal().string();
+
+  std::optional<Error> err;
+  const std::vector<std::string> sections = {"objectives", "models", "dataset", "runtime",
+                                             "golden", "latency", "compliance", "env",
+                                             "integration", "rollback", "decision",
+                                             "heartbeat", "feeds"};
+  // Top level: state_dir and the section tables.
+  for (const auto& [k, v] : root) {
+    std::string key(k.str());
+    if (key == "state_dir") continue;
+    if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
+      std::vector<std::string> all = sections;
+      all.push_back("state_dir");
+      return badInput(where(path, v.source()) + ": unknown key '" + key + "'" +
+                      didYouMean(key, all));
+    }
+    if (!v.is_table())
+      return badInput(where(path, v.source()) + ": key '" + key + "': expected a table [" + key + "]");
+  }
+  Section(&root, path, "", base, &err).path("state_dir", c.stateDir);
+  auto tbl = [&](const char* name) { return root.get_as<toml::table>(name); };
+
+  {
+    auto& o = c.objectives;
+    Section s(tbl("objectives"), path, "objectives", base, &err);
+    s.get("p95_latency_ms", o.p95LatencyMs).require("p95_latency_ms", o.p95LatencyMs > 0, "a positive number of ms")
+     .get("max_error_rate", o.maxErrorRate).require("max_error_rate", o.maxErrorRate > 0 && o.maxErrorRate < 1, "a fraction in (0, 1)")
+     .get("min_compliance_uplift", o.minComplianceUplift)
+     .get("min_throughput_rps", o.minThroughputRps).require("min_throughput_rps", o.minThroughputRps > 0, "a positive rate")
+     .get("confidence", o.confidence).require("confidence", o.confidence > 0.5 && o.confidence < 1, "a level in (0.5, 1)");
+    s.finish();
+  }
+  {
+    auto& m = c.models;
+    Section s(tbl("models"), path, "models", base, &err);
+    s.path("current", m.current).path("candidate", m.candidate)
+     .get("current_sha256", m.currentSha256).get("candidate_sha256", m.candidateSha256);
+    s.finish();
+  }
+  {
+    auto& d = c.dataset;
+    Section s(tbl("dataset"), path, "dataset", base, &err);
+    s.get("format", d.format).require("format", d.format == "idx" || d.format == "imagefolder", "\"idx\" or \"imagefolder\"")
+     .path("images", d.images).path("labels", d.labels).path("root", d.root)
+     .get("limit", d.limit).require("limit", d.limit >= 0, "a count >= 0");
+    s.finish();
+  }
+  {
+    auto& r = c.runtime;
+    Section s(tbl("runtime"), path, "runtime", base, &err);
+    s.get("intra_op_threads", r.intraOpThreads).require("intra_op_threads", r.intraOpThreads >= 1, "at least 1")
+     .get("inter_op_threads", r.interOpThreads).require("inter_op_threads", r.interOpThreads >= 1, "at least 1")
+     .get("batch_size", r.batchSize).require("batch_size", r.batchSize >= 1, "at least 1")
+     .get("top_k", r.topK).require("top_k", r.topK >= 1, "at least 1");
+    s.finish();
+  }
+  {
+    auto& g = c.golden;
+    Section s(tbl("golden"), path, "golden", base, &err);
+    s.get("offset", g.offset).require("offset", g.offset >= 0, "an index >= 0")
+     .get("count", g.count).require("count", g.count >= 1, "at least 1")
+     .get("tolerance", g.tolerance).require("tolerance", g.tolerance >= 0, "a number >= 0");
+    s.finish();
+  }
+  {
+    auto& l = c.latency;
+    Section s(tbl("latency"), path, "latency", base, &err);
+    s.get("scenario", l.scenario)
+     .require("scenario", l.scenario == "single-stream" || l.scenario == "server" || l.scenario == "offline" || l.scenario == "all",
+              "one of \"single-stream\", \"server\", \"offline\", \"all\"")
+     .get("offered_rps", l.offeredRps).require("offered_rps", l.offeredRps > 0, "a positive rate")
+     .get("duration_s", l.durationS).require("duration_s", l.durationS > 0, "a positive number of seconds")
+     .get("min_samples", l.minSamples).require("min_samples", l.minSamples >= 1, "at least 1")
+     .get("workers", l.workers).require("workers", l.workers >= 1, "at least 1")
+     .get("max_batch", l.maxBatch).require("max_batch", l.maxBatch >= 1, "at least 1")
+     .get("batch_window_ms", l.batchWindowMs).require("batch_window_ms", l.batchWindowMs >= 0, "a number >= 0")
+     .get("deadline_ms", l.deadlineMs).require("deadline_ms", l.deadlineMs > 0, "a positive number of ms")
+     .get("warmup_max_s", l.warmupMaxS).require("warmup_max_s", l.warmupMaxS >= 0, "a number >= 0")
+     .get("search_throughput", l.searchThroughput)
+     .get("sweep", l.sweep)
+     .get("profile_operators", l.profileOperators)
+     .path("chrome_trace", l.chromeTrace)
+     .get("patch_margin", l.patchMargin)
+     .get("seed", l.seed);
+    s.finish();
+  }
+  {
+    auto& m = c.compliance;
+    Section s(tbl("compliance"), path, "compliance", base, &err);
+    s.get("threshold", m.threshold).require("threshold", m.threshold >= 0 && m.threshold <= 1, "a confidence in [0, 1]")
+     .get("ece_bins", m.eceBins).require("ece_bins", m.eceBins >= 1, "at least 1")
+     .get("bootstrap_resamples", m.bootstrapResamples).require("bootstrap_resamples", m.bootstrapResamples >= 100, "at least 100")
+     .get("seed", m.seed)
+     .get("calibration_fraction", m.calibrationFraction).require("calibration_fraction", m.calibrationFraction > 0 && m.calibrationFraction < 1, "a fraction in (0, 1)")
+     .get("min_per_class", m.minPerClass).require("min_per_class", m.minPerClass >= 1, "at least 1")
+     .get("temperature_margin", m.temperatureMargin);
+    s.finish();
+  }
+  {
+    auto& e = c.env;
+    Section s(tbl("env"), path, "env", base, &err);
+    s.get("lock_file", e.lockFile).get("determinism", e.determinism);
+    s.finish();
+  }
+  {
+    auto& i = c.integration;
+    Section s(tbl("integration"), path, "integration", base, &err);
+    s.get("blocking_risk", i.blockingRisk).require("blocking_risk", i.blockingRisk >= 1 && i.blockingRisk <= 25, "a score in 1..25")
+     .get("high_risk", i.highRisk).get("medium_risk", i.mediumRisk)
+     .get("min_top1_agreement", i.minTop1Agreement);
+    s.finish();
+  }
+  {
+    auto& r = c.rollback;
+    Section s(tbl("rollback"), path, "rollback", base, &err);
+    s.get("keep_known_good", r.keepKnownGood).require("keep_known_good", r.keepKnownGood >= 1, "at least 1")
+     .get("drill_repeats", r.drillRepeats).require("drill_repeats", r.drillRepeats >= 1, "at least 1")
+     .get("rto_objective_ms", r.rtoObjectiveMs).require("rto_objective_ms", r.rtoObjectiveMs > 0, "a positive number of ms")
+     .get("inject_fault", r.injectFault)
+     .get("min_free_bytes", r.minFreeBytes);
+    s.finish();
+  }
+  {
+    auto& d = c.decision;
+    Section s(tbl("decision"), path, "decision", base, &err);
+    s.get("consecutive_passes_for_go", d.consecutivePassesForGo).require("consecutive_passes_for_go", d.consecutivePassesForGo >= 1, "at least 1")
+     .get("consecutive_fails_for_rollback", d.consecutiveFailsForRollback).require("consecutive_fails_for_rollback", d.consecutiveFailsForRollback >= 1, "at least 1")
+     .get("error_budget_window_h", d.errorBudgetWindowH).require("error_budget_window_h", d.errorBudgetWindowH > 0, "a positive number of hours")
+     .get("block_go_on_exhausted_budget", d.blockGoOnExhaustedBudget)
+     .get("max_report_age_s", d.maxReportAgeS);
+    s.finish();
+  }
+  {
+    auto& h = c.heartbeat;
+    Section s(tbl("heartbeat"), path, "heartbeat", base, &err);
+    s.get("verify_env_timeout_s", h.verifyEnvTimeoutS).get("profile_latency_timeout_s", h.profileLatencyTimeoutS)
+     .get("eval_compliance_timeout_s", h.evalComplianceTimeoutS).get("check_integration_timeout_s", h.checkIntegrationTimeoutS)
+     .get("simulate_rollback_timeout_s", h.simulateRollbackTimeoutS).get("decide_timeout_s", h.decideTimeoutS)
+     .get("lock_stale_s", h.lockStaleS);
+    s.finish();
+  }
+  {
+    Section s(tbl("feeds"), path, "feeds", base, &err);
+    s.get("retain_cycles", c.feeds.retainCycles).require("retain_cycles", c.feeds.retainCycles >= 0, "a count >= 0");
+    s.finish();
+  }
+  if (err) return *err;
+  if (const char* env = std::getenv("CVGATE_STATE_DIR"); env && *env) c.stateDir = env;
+  return c;
+}
+
+Expected<Config> loadConfig(const std::string& path) {
+  auto text = readFile(path);
+  if (!text.ok()) return text.error().context("config");
+  return parseConfig(*text, path);
+}
+
+}  // namespace cvgate

@@ -1,0 +1,152 @@
+// The one TOML configuration of cvgate, parsed into plain structs with their
+// defaults in the declaration. Unknown keys and wrong types are errors that
+// name the file, line and key. Relative paths in the file are resolved
+// against the directory of the file itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/Error.h"
+
+namespace cvgate {
+
+/// Service-level objectives (DESIGN.md section 8).
+struct Objectives {
+  double p95LatencyMs = 500.0;     ///< P95 latency must be below this
+  double maxErrorRate = 0.01;      ///< error rate must be below this (fraction)
+  double minComplianceUplift = 0.10;///< relative uplift of candidate over baseline, at least
+  double minThroughputRps = 100.0; ///< sustained requests/s at the latency objective, at least
+  double confidence = 0.95;        ///< confidence level of every interval the gates use
+};
+
+/// Which models a cycle looks at.
+struct ModelsConfig {
+  std::string current;             ///< production model archive (V1)
+  std::string candidate;           ///< candidate archive (V2); empty: none staged
+  std::string currentSha256;       ///< expected sha256 of current; empty: not pinned
+  std::string candidateSha256;     ///< expected sha256 of candidate; empty: not pinned
+};
+
+/// The labelled evaluation data.
+struct DatasetConfig {
+  std::string format = "idx";      ///< "idx" or "imagefolder"
+  std::string images;              ///< idx: images file (.gz or plain)
+  std::string labels;              ///< idx: labels file (.gz or plain)
+  std::string root;                ///< imagefolder: root/<class>/<image>
+  std::int64_t limit = 0;          ///< use only the first N samples; 0 = all
+};
+
+/// How the pipeline runs inside every tool.
+struct RuntimeConfig {
+  int intraOpThreads = 2;          ///< torch intra-op threads
+  int interOpThreads = 1;          ///< torch inter-op threads
+  int batchSize = 8;               ///< batch size for batched evaluation
+  int topK = 3;                    ///< how many labels postprocess keeps
+};
+
+/// The golden set: a small fixed subset of the evaluation data.
+struct GoldenConfig {
+  std::int64_t offset = 0;         ///< first sample index of the golden set
+  std::int64_t count = 64;         ///< number of samples
+  double tolerance = 1e-4;         ///< max abs diff of probabilities still "the same"
+};
+
+struct LatencyConfig {
+  std::string scenario = "server"; ///< single-stream | server | offline | all
+  double offeredRps = 200.0;       ///< server scenario: offered Poisson arrival rate
+  double durationS = 4.0;          ///< seconds per measured run
+  std::int64_t minSamples = 600;   ///< a run never stops before this many samples
+  int workers = 2;                 ///< server scenario: worker threads
+  int maxBatch = 8;                ///< server scenario: dynamic batching, largest batch
+  double batchWindowMs = 2.0;      ///< server scenario: how long a worker waits to fill a batch
+  double deadlineMs = 1000.0;      ///< a request slower than this counts as an error
+  double warmupMaxS = 3.0;         ///< warm-up ends when latency settles, or after this
+  bool searchThroughput = true;    ///< search for the highest rate that meets the objectives
+  bool sweep = false;              ///< run the optimisation sweep
+  bool profileOperators = true;    ///< operator-level profile of the forward pass
+  std::string chromeTrace;         ///< write a Chrome trace here; empty: none
+  double patchMargin = 0.10;       ///< relay a patch that beats current by this fraction
+  std::uint64_t seed = 1;          ///< seed of the arrival process
+};
+
+struct ComplianceConfig {
+  double threshold = 0.5;          ///< operating confidence threshold
+  int eceBins = 15;                ///< bins of the expected calibration error
+  std::int64_t bootstrapResamples = 2000; ///< paired bootstrap resamples
+  std::uint64_t seed = 7;          ///< bootstrap and split seed
+  double calibrationFraction = 0.2;///< share of the data held out to fit the temperature
+  std::int64_t minPerClass = 30;   ///< fewer images in a class: its results are inconclusive
+  double temperatureMargin = 0.01; ///< relay a temperature that lowers ECE by this much
+};
+
+struct EnvConfig {
+  std::string lockFile = "env.lock.json"; ///< relative to the state directory
+  bool determinism = true;         ///< run the golden set twice and compare bit for bit
+};
+
+struct IntegrationConfig {
+  int blockingRisk = 15;           ///< a finding with likelihood*impact >= this blocks GO
+  int highRisk = 10;               ///< overall level "high" from this score
+  int mediumRisk = 5;              ///< overall level "medium" from this score
+  double minTop1Agreement = 0.80;  ///< candidate vs current on the golden set
+};
+
+struct RollbackConfig {
+  int keepKnownGood = 3;           ///< known-good models kept in the registry
+  int drillRepeats = 5;            ///< drill repetitions for the RTO statistics
+  double rtoObjectiveMs = 5000.0;  ///< RTO p95 must be below this
+  std::string injectFault;         ///< none | corrupt-target | missing-target | truncated-state | crash-between-steps
+  std::int64_t minFreeBytes = 64 * 1024 * 1024; ///< disk space needed for a rollback
+};
+
+struct DecisionConfig {
+  int consecutivePassesForGo = 1;  ///< passing cycles in a row before GO
+  int consecutiveFailsForRollback = 1; ///< failing cycles in a row before ROLLBACK
+  double errorBudgetWindowH = 24.0;///< error budget window, hours
+  bool blockGoOnExhaustedBudget = true; ///< no GO while the budget is used up
+  double maxReportAgeS = 7200.0;   ///< a report older than this is stale
+};
+
+struct HeartbeatConfig {
+  int verifyEnvTimeoutS = 120;     ///< per-step timeouts, seconds
+  int profileLatencyTimeoutS = 300;
+  int evalComplianceTimeoutS = 300;
+  int checkIntegrationTimeoutS = 120;
+  int simulateRollbackTimeoutS = 180;
+  int decideTimeoutS = 60;
+  int lockStaleS = 7200;           ///< a lock older than this from a dead process is broken
+};
+
+struct FeedsConfig {
+  int retainCycles = 720;          ///< keep this many reports per channel (0 = all)
+};
+
+/// The whole configuration.
+struct Config {
+  std::string path;                ///< the file this came from
+  std::string sha256;              ///< sha256 of its bytes
+  std::string stateDir;            ///< feeds/, registry/, locks (default: <checkout>/var)
+  Objectives objectives;
+  ModelsConfig models;
+  DatasetConfig dataset;
+  RuntimeConfig runtime;
+  GoldenConfig golden;
+  LatencyConfig latency;
+  ComplianceConfig compliance;
+  EnvConfig env;
+  IntegrationConfig integration;
+  RollbackConfig rollback;
+  DecisionConfig decision;
+  HeartbeatConfig heartbeat;
+  FeedsConfig feeds;
+};
+
+/// Parse a config file. $CVGATE_STATE_DIR overrides state_dir.
+Expected<Config> loadConfig(const std::string& path);
+
+/// Parse config text; `path` names it in errors and anchors relative paths.
+Expected<Config> parseConfig(const std::string& text, const std::string& path);
+
+}  // namespace cvgate

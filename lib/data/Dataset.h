@@ -1,0 +1,63 @@
+// Labelled image data: the IDX format (MNIST, Fashion-MNIST; gzipped or not)
+// and the ImageFolder layout (root/<class>/<image>.png|jpg). Deterministic
+// order, a sha256 over the content, clear errors for corrupt input.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/Error.h"
+
+namespace cvgate {
+
+/// A decoded image: 8-bit, interleaved channels (HWC), row-major.
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 0;                ///< 1 (grey) or 3 (RGB)
+  std::vector<std::uint8_t> pixels;///< width*height*channels bytes
+};
+
+/// One labelled sample.
+struct Sample {
+  Image image;
+  int label = -1;                  ///< index into Dataset::classes()
+  std::string id;                  ///< stable id: "t10k:123" or "class/file.png"
+};
+
+/// A random-access labelled data set, in a deterministic order.
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual std::size_t size() const = 0;
+  /// Class names, in label order. IDX has none: "0".."9" unless known.
+  virtual const std::vector<std::string>& classes() const = 0;
+  /// Decode sample i (0 <= i < size()).
+  virtual Expected<Sample> get(std::size_t i) const = 0;
+  /// sha256 over the data set's content (files' bytes in order).
+  virtual const std::string& sha256() const = 0;
+  /// Human description, e.g. "idx:/usr/share/.../t10k-images-idx3-ubyte.gz (10000 images)".
+  virtual std::string describe() const = 0;
+};
+
+/// IDX images (idx3, ubyte) and labels (idx1, ubyte), each gzipped or plain.
+/// A truncated file, a bad magic number or a count mismatch is an error.
+Expected<std::unique_ptr<Dataset>> openIdx(const std::string& imagesPath,
+                                           const std::string& labelsPath);
+
+/// ImageFolder: one sub-directory per class (sorted by name = label order),
+/// PNG and JPEG files inside, sorted by name. Files are decoded on get().
+Expected<std::unique_ptr<Dataset>> openImageFolder(const std::string& root);
+
+/// A view of the first `limit` samples of another data set (limit 0: all).
+std::unique_ptr<Dataset> limitDataset(std::unique_ptr<Dataset> inner, std::size_t limit);
+
+/// Decode PNG or JPEG bytes (by signature). `what` names the source in errors.
+Expected<Image> decodeImage(const std::string& bytes, const std::string& what);
+
+/// Encode an image as PNG (tests and fixtures write ImageFolders with it).
+Expected<std::string> encodePng(const Image& img);
+
+}  // namespace cvgate

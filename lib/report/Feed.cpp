@@ -1,0 +1,75 @@
+#include "report/Feed.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/Fs.h"
+#include "common/Time.h"
+
+namespace cvgate {
+
+namespace fs = std::filesystem;
+
+bool isKnownChannel(const std::string& channel) {
+  for (const char* c : kChannels)
+    if (channel == c) return true;
+  return false;
+}
+
+std::string feedDir(const std::string& stateDir, const std::string& channel) {
+  return (fs::path(stateDir) / "feeds" / channel).string();
+}
+
+std::string feedPath(const std::string& stateDir, const std::string& channel,
+                     const std::string& name) {
+  return (fs::path(feedDir(stateDir, channel)) / (name + ".json")).string();
+}
+
+Expected<std::string> publishJson(const std::string& stateDir, const std::string& channel,
+                                  const std::string& name, const json& j) {
+  if (!isKnownChannel(channel)) return internalError("unknown feed channel '" + channel + "'");
+  if (!isValidCycleId(name)) return badInput("cycle id '" + name + "': expected [A-Za-z0-9._-]+");
+  std::string p = feedPath(stateDir, channel, name);
+  CVGATE_TRY(atomicWriteFile(p, j.dump(2) + "\n"));
+  return p;
+}
+
+Expected<std::string> publishReport(const std::string& stateDir, const Report& r) {
+  std::string kind = r.schema.substr(0, r.schema.find('/'));
+  for (const auto& s : knownSchemas())
+    if (kind == s.kind) return publishJson(stateDir, s.channel, r.cycleId, toJson(r));
+  return internalError("no feed for schema '" + r.schema + "'");
+}
+
+std::vector<std::string> listFeed(const std::string& stateDir, const std::string& channel) {
+  struct Entry {
+    fs::file_time_type t;
+    std::string name;
+  };
+  std::vector<Entry> entries;
+  std::error_code ec;
+  for (const auto& de : fs::directory_iterator(feedDir(stateDir, channel), ec)) {
+    const auto& p = de.path();
+    if (p.extension() != ".json" || p.filename().string()[0] == '.') continue;
+    entries.push_back({de.last_write_time(ec), p.stem().string()});
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.t != b.t ? a.t < b.t : a.name < b.name;
+  });
+  std::vector<std::string> out;
+  for (auto& e : entries) out.push_back(std::move(e.name));
+  return out;
+}
+
+Status retainFeed(const std::string& stateDir, const std::string& channel, int keep) {
+  if (keep <= 0) return okStatus();
+  auto names = listFeed(stateDir, channel);
+  if (names.size() <= static_cast<std::size_t>(keep)) return okStatus();
+  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < names.size(); ++i) {
+    std::error_code ec;
+    fs::remove(feedPath(stateDir, channel, names[i]), ec);
+  }
+  return okStatus();
+}
+
+}  // namespace cvgate

@@ -1,0 +1,246 @@
+#include "report/Report.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/ExitCodes.h"
+#include "common/Fs.h"
+#include "common/Time.h"
+#include "common/Version.h"
+
+namespace cvgate {
+
+std::string toString(Outcome o) {
+  switch (o) {
+    case Outcome::Pass: return "pass";
+    case Outcome::Fail: return "fail";
+    case Outcome::Inconclusive: return "inconclusive";
+    case Outcome::Error: return "error";
+  }
+  return "error";
+}
+
+Expected<Outcome> outcomeFromString(const std::string& s) {
+  if (s == "pass") return Outcome::Pass;
+  if (s == "fail") return Outcome::Fail;
+  if (s == "inconclusive") return Outcome::Inconclusive;
+  if (s == "error") return Outcome::Error;
+  return badInput("status '" + s + "': expected pass, fail, inconclusive or error");
+}
+
+static int rank(Outcome o) {
+  switch (o) {
+    case Outcome::Pass: return 0;
+    case Outcome::Inconclusive: return 1;
+    case Outcome::Fail: return 2;
+    case Outcome::Error: return 3;
+  }
+  return 3;
+}
+
+Outcome worst(Outcome a, Outcome b) { return rank(a) >= rank(b) ? a : b; }
+
+int exitCodeFor(Outcome o) {
+  switch (o) {
+    case Outcome::Pass: return exitcode::kGo;
+    case Outcome::Fail: return exitcode::kPause;
+    case Outcome::Inconclusive: return exitcode::kInconclusive;
+    case Outcome::Error: return exitcode::kInternal;
+  }
+  return exitcode::kInternal;
+}
+
+void Report::settleStatus() {
+  if (!error.empty()) {
+    status = Outcome::Error;
+    return;
+  }
+  if (checks.empty()) {
+    status = Outcome::Inconclusive;
+    return;
+  }
+  Outcome o = Outcome::Pass;
+  for (const auto& c : checks) o = worst(o, c.status);
+  status = o;
+}
+
+const Check* Report::findCheck(const std::string& id, const std::string& subject) const {
+  for (const auto& c : checks)
+    if (c.id == id && (subject.empty() || c.subject == subject)) return &c;
+  return nullptr;
+}
+
+static json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json toJson(const Check& c) {
+  json j = {{"id", c.id}, {"subject", c.subject}, {"status", toString(c.status)},
+            {"message", c.message}};
+  if (c.value) j["value"] = num(*c.value);
+  if (c.threshold) j["threshold"] = num(*c.threshold);
+  if (!c.unit.empty()) j["unit"] = c.unit;
+  if (c.ci) j["ci"] = json::array({num(c.ci->first), num(c.ci->second)});
+  if (!c.severity.empty()) j["severity"] = c.severity;
+  if (!c.need.is_null()) j["need"] = c.need;
+  if (!c.detail.is_null()) j["detail"] = c.detail;
+  return j;
+}
+
+static std::optional<double> optNum(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+Expected<Check> checkFromJson(const json& j) {
+  if (!j.is_object()) return badInput("check: expected an object");
+  for (const char* k : {"id", "status"})
+    if (!j.contains(k) || !j[k].is_string()) return badInput(std::string("check: missing string field '") + k + "'");
+  Check c;
+  c.id = j["id"].get<std::string>();
+  CVGATE_TRY_ASSIGN(st, outcomeFromString(j["status"].get<std::string>()));
+  c.status = st;
+  c.subject = j.value("subject", "");
+  c.message = j.value("message", "");
+  c.unit = j.value("unit", "");
+  c.severity = j.value("severity", "");
+  c.value = optNum(j, "value");
+  c.threshold = optNum(j, "threshold");
+  if (auto it = j.find("ci"); it != j.end() && it->is_array() && it->size() == 2 &&
+                              (*it)[0].is_number() && (*it)[1].is_number())
+    c.ci = std::make_pair((*it)[0].get<double>(), (*it)[1].get<double>());
+  if (j.contains("need")) c.need = j["need"];
+  if (j.contains("detail")) c.detail = j["detail"];
+  return c;
+}
+
+json toJson(const Report& r) {
+  json subjects = json::object();
+  for (const auto& [role, s] : r.subjects) {
+    json sj = {{"model", s.model}, {"sha256", s.sha256}};
+    if (!s.path.empty()) sj["path"] = s.path;
+    subjects[role] = sj;
+  }
+  json checks = json::array();
+  for (const auto& c : r.checks) checks.push_back(toJson(c));
+  json j = {{"schema", r.schema},         {"tool", r.tool},
+            {"tool_version", r.toolVersion}, {"cycle_id", r.cycleId},
+            {"started_at", r.startedAt},  {"finished_at", r.finishedAt},
+            {"subjects", subjects},       {"inputs", r.inputs},
+            {"status", toString(r.status)}, {"checks", checks},
+            {"results", r.results}};
+  if (!r.error.empty()) j["error"] = r.error;
+  return j;
+}
+
+const std::vector<SchemaInfo>& knownSchemas() {
+  static const std::vector<SchemaInfo> k = {
+      {"cvgate.env", 1, 1, "v1_baseline_feed"},
+      {"cvgate.latency", 1, 1, "v1_latency_feed"},
+      {"cvgate.compliance", 1, 1, "v1_compliance_feed"},
+      {"cvgate.integration", 1, 1, "v1_integration_feed"},
+      {"cvgate.rollback", 1, 1, "v1_rollback_feed"},
+      {"cvgate.verdict", 1, 1, "verdicts"},
+      {"cvgate.relay", 1, 1, "innovation_relay"},
+      {"cvgate.incident", 1, 1, "incidents"},
+  };
+  return k;
+}
+
+static const SchemaInfo* findSchema(const std::string& kind) {
+  for (const auto& s : knownSchemas())
+    if (kind == s.kind) return &s;
+  return nullptr;
+}
+
+std::string currentSchema(const std::string& kind) {
+  const SchemaInfo* s = findSchema(kind);
+  return s ? kind + "/" + std::to_string(s->version) : kind + "/?";
+}
+
+Expected<Report> reportFromJson(const json& j, const std::string& kind) {
+  if (!j.is_object()) return badInput("expected a JSON object (a cvgate report)");
+  if (!j.contains("schema") || !j["schema"].is_string())
+    return badInput("missing 'schema': not a cvgate report");
+  std::string schema = j["schema"].get<std::string>();
+  auto slash = schema.find('/');
+  std::string k = schema.substr(0, slash);
+  int version = 0;
+  try {
+    version = slash == std::string::npos ? 0 : std::stoi(schema.substr(slash + 1));
+  } catch (...) {
+    version = 0;
+  }
+  const SchemaInfo* info = findSchema(k);
+  if (!info || version <= 0) return badInput("unknown schema '" + schema + "'");
+  if (!kind.empty() && k != kind)
+    return badInput("schema '" + schema + "': expected a " + currentSchema(kind) + " report");
+  if (version > info->version)
+    return badInput("schema '" + schema + "' is newer than this cvgate reads (" +
+                    currentSchema(k) + "); upgrade cvgate");
+  if (version < info->oldestReadable)
+    return badInput("schema '" + schema + "' is too old (oldest read: " + k + "/" +
+                    std::to_string(info->oldestReadable) + ")");
+  for (const char* f : {"tool", "cycle_id", "status"})
+    if (!j.contains(f) || !j[f].is_string())
+      return badInput(std::string("missing string field '") + f + "'");
+  if (!j.contains("checks") || !j["checks"].is_array()) return badInput("missing array 'checks'");
+  Report r;
+  r.schema = schema;
+  r.tool = j["tool"].get<std::string>();
+  r.toolVersion = j.value("tool_version", "");
+  r.cycleId = j["cycle_id"].get<std::string>();
+  r.startedAt = j.value("started_at", "");
+  r.finishedAt = j.value("finished_at", "");
+  CVGATE_TRY_ASSIGN(st, outcomeFromString(j["status"].get<std::string>()));
+  r.status = st;
+  if (auto it = j.find("subjects"); it != j.end() && it->is_object()) {
+    for (const auto& [role, sj] : it->items()) {
+      if (!sj.is_object()) return badInput("subjects." + role + ": expected an object");
+      r.subjects[role] = Subject{sj.value("model", ""), sj.value("sha256", ""), sj.value("path", "")};
+    }
+  }
+  if (auto it = j.find("inputs"); it != j.end() && it->is_object()) r.inputs = *it;
+  if (auto it = j.find("results"); it != j.end()) r.results = *it;
+  r.error = j.value("error", "");
+  for (const auto& cj : j["checks"]) {
+    auto c = checkFromJson(cj);
+    if (!c.ok()) return c.error();
+    r.checks.push_back(std::move(*c));
+  }
+  return r;
+}
+
+Expected<Report> readReport(const std::string& path, const std::string& kind) {
+  auto text = readFile(path);
+  if (!text.ok()) return text.error();
+  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return badInput("'" + path + "': not valid JSON");
+  auto r = reportFromJson(j, kind);
+  if (!r.ok()) return r.error().context("'" + path + "'");
+  return r;
+}
+
+Status writeReport(const std::string& path, const Report& r) {
+  return atomicWriteFile(path, toJson(r).dump(2) + "\n");
+}
+
+Report newReport(const std::string& tool, const std::string& kind, const std::string& cycleId) {
+  Report r;
+  r.schema = currentSchema(kind);
+  r.tool = tool;
+  r.toolVersion = kVersion;
+  r.cycleId = cycleId;
+  r.startedAt = nowIsoUtc();
+  r.finishedAt = r.startedAt;
+  return r;
+}
+
+Report errorReport(const std::string& tool, const std::string& kind, const std::string& cycleId,
+                   const std::string& why) {
+  Report r = newReport(tool, kind, cycleId);
+  r.error = why;
+  r.status = Outcome::Error;
+  return r;
+}
+
+}  // namespace cvgate
