@@ -24,7 +24,7 @@ struct Image {
 struct Sample {
   Image image;
   int label = -1;                  ///< index into Dataset::classes()
-  std::string id;                  ///< stable id: "t10k:123" or "class/file.png"
+  std::string id;                  ///< stable id: "t10k-images-idx3-ubyte:123" or "class/file.png"
 };
 
 /// A random-access labelled data set, in a deterministic order.
@@ -32,9 +32,11 @@ class Dataset {
  public:
   virtual ~Dataset() = default;
   virtual std::size_t size() const = 0;
-  /// Class names, in label order. IDX has none: "0".."9" unless known.
+  /// Class names, in label order. IDX has none: "0".."<max label>" ("0".."9" for
+  /// MNIST-like sets); callers take real names from the model manifest.
   virtual const std::vector<std::string>& classes() const = 0;
-  /// Decode sample i (0 <= i < size()).
+  /// Decode sample i (0 <= i < size()); safe to call from several threads at once.
+  /// An index out of range is an Internal error; an undecodable file a BadInput one.
   virtual Expected<Sample> get(std::size_t i) const = 0;
   /// sha256 over the data set's content (files' bytes in order).
   virtual const std::string& sha256() const = 0;
@@ -49,9 +51,13 @@ Expected<std::unique_ptr<Dataset>> openIdx(const std::string& imagesPath,
 
 /// ImageFolder: one sub-directory per class (sorted by name = label order),
 /// PNG and JPEG files inside, sorted by name. Files are decoded on get().
+/// Hidden entries and other files are skipped; nested directories inside a class
+/// are walked as torchvision does (ids "class/sub/file.png", sorted bytewise).
 Expected<std::unique_ptr<Dataset>> openImageFolder(const std::string& root);
 
-/// A view of the first `limit` samples of another data set (limit 0: all).
+/// A view of the first `limit` samples of another data set (limit 0: all). A real
+/// prefix has its own sha256 (derived from the inner one and the limit); a limit of
+/// 0 or >= size() returns `inner` itself.
 std::unique_ptr<Dataset> limitDataset(std::unique_ptr<Dataset> inner, std::size_t limit);
 
 /// Decode PNG or JPEG bytes (by signature). `what` names the source in errors.
