@@ -1,0 +1,124 @@
+#include "model/Manifest.h"
+
+namespace cvgate {
+
+std::size_t Manifest::inputSize() const {
+  std::size_t n = 1;
+  for (auto d : inputShape) n *= static_cast<std::size_t>(d);
+  return n;
+}
+
+nlohmann::json toJson(const Manifest& m) {
+  nlohmann::json j = {
+      {"schema", m.schema},
+      {"name", m.name},
+      {"version", m.version},
+      {"task", m.task},
+      {"input", {{"shape", m.inputShape}, {"dtype", m.dtype}, {"colour", m.colour}}},
+      {"preprocess",
+       {{"resize", {m.resizeH, m.resizeW}},
+        {"crop", {m.cropH, m.cropW}},
+        {"scale", m.scale},
+        {"mean", m.mean},
+        {"std", m.std}}},
+      {"output", m.output},
+      {"labels", m.labels}};
+  if (!m.training.is_null()) j["training"] = m.training;
+  return j;
+}
+
+namespace {
+Error bad(const std::string& field, const std::string& expected) {
+  return badInput("manifest field '" + field + "': expected " + expected);
+}
+}  // namespace
+
+Expected<Manifest> manifestFromJson(const nlohmann::json& j) {
+  if (!j.is_object()) return badInput("manifest: expected a JSON object");
+  Manifest m;
+  m.schema = j.value("schema", std::string());
+  if (m.schema.rfind("cvgate.manifest/", 0) != 0) return bad("schema", "\"cvgate.manifest/1\"");
+  if (m.schema != kManifestSchema)
+    return badInput("manifest schema '" + m.schema + "' is not read by this cvgate (reads " +
+                    kManifestSchema + ")");
+  if (!j.contains("name") || !j["name"].is_string() || j["name"].get<std::string>().empty())
+    return bad("name", "a non-empty string");
+  m.name = j["name"];
+  if (j.contains("version")) {
+    if (j["version"].is_string()) m.version = j["version"];
+    else if (j["version"].is_number()) m.version = j["version"].dump();
+    else return bad("version", "a string");
+  }
+  m.task = j.value("task", m.task);
+  if (m.task != "image-classification") return bad("task", "\"image-classification\"");
+  const auto& in = j.value("input", nlohmann::json::object());
+  if (!in.contains("shape") || !in["shape"].is_array() || in["shape"].size() != 3)
+    return bad("input.shape", "[C, H, W]");
+  for (const auto& d : in["shape"]) {
+    if (!d.is_number_integer() || d.get<std::int64_t>() < 1) return bad("input.shape", "positive integers");
+    m.inputShape.push_back(d.get<std::int64_t>());
+  }
+  m.dtype = in.value("dtype", m.dtype);
+  if (m.dtype != "float32") return bad("input.dtype", "\"float32\"");
+  m.colour = in.value("colour", in.value("color", m.colour));
+  if (m.colour != "grey" && m.colour != "rgb") return bad("input.colour", "\"grey\" or \"rgb\"");
+  if (m.inputShape[0] != m.channels())
+    return bad("input.shape", "C = " + std::to_string(m.channels()) + " for colour '" + m.colour + "'");
+  const auto& pp = j.value("preprocess", nlohmann::json::object());
+  auto pair = [&](const char* key, int& a, int& b) -> Status {
+    if (!pp.contains(key)) return okStatus();
+    const auto& v = pp[key];
+    if (!v.is_array() || v.size() != 2 || !v[0].is_number_integer() || !v[1].is_number_integer() ||
+        v[0].get<int>() < 0 || v[1].get<int>() < 0)
+      return bad(std::string("preprocess.") + key, "[H, W] with non-negative integers");
+    a = v[0];
+    b = v[1];
+    return okStatus();
+  };
+  CVGATE_TRY(pair("resize", m.resizeH, m.resizeW));
+  CVGATE_TRY(pair("crop", m.cropH, m.cropW));
+  if ((m.cropH && m.cropH != m.height()) || (m.cropW && m.cropW != m.width()))
+    return bad("preprocess.crop", "the input's H and W");
+  if (pp.contains("scale")) {
+    if (!pp["scale"].is_number() || pp["scale"].get<double>() <= 0) return bad("preprocess.scale", "a positive number");
+    m.scale = pp["scale"];
+  }
+  auto vec = [&](const char* key, std::vector<double>& out, double dflt) -> Status {
+    if (!pp.contains(key)) {
+      out.assign(static_cast<std::size_t>(m.channels()), dflt);
+      return okStatus();
+    }
+    const auto& v = pp[key];
+    if (!v.is_array() || v.size() != static_cast<std::size_t>(m.channels()))
+      return bad(std::string("preprocess.") + key, std::to_string(m.channels()) + " numbers (one per channel)");
+    for (const auto& x : v) {
+      if (!x.is_number()) return bad(std::string("preprocess.") + key, "numbers");
+      out.push_back(x.get<double>());
+    }
+    return okStatus();
+  };
+  CVGATE_TRY(vec("mean", m.mean, 0.0));
+  CVGATE_TRY(vec("std", m.std, 1.0));
+  for (double s : m.std)
+    if (s <= 0) return bad("preprocess.std", "positive numbers");
+  m.output = j.value("output", m.output);
+  if (m.output != "logits" && m.output != "probabilities") return bad("output", "\"logits\" or \"probabilities\"");
+  if (!j.contains("labels") || !j["labels"].is_array() || j["labels"].size() < 2)
+    return bad("labels", "an array of at least 2 class names");
+  for (const auto& l : j["labels"]) {
+    if (!l.is_string()) return bad("labels", "strings");
+    m.labels.push_back(l);
+  }
+  if (j.contains("training")) m.training = j["training"];
+  return m;
+}
+
+Expected<Manifest> parseManifest(const std::string& text, const std::string& what) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return badInput("'" + what + "': manifest is not valid JSON");
+  auto m = manifestFromJson(j);
+  if (!m.ok()) return m.error().context("'" + what + "'");
+  return m;
+}
+
+}  // namespace cvgate

@@ -1,0 +1,220 @@
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+#include <torch/version.h>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+
+#include "common/Fs.h"
+#include "common/Sha256.h"
+#include "runtime/ModelImpl.h"
+
+namespace cvgate {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+static double msSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+Status applyThreadSettings(const ThreadSettings& t) {
+  static std::mutex mu;
+  static int interSet = 0;
+  std::lock_guard<std::mutex> lock(mu);
+  if (t.intraOp < 1 || t.interOp < 1) return badInput("thread counts: expected at least 1");
+  at::set_num_threads(t.intraOp);
+  if (interSet == 0) {
+    try {
+      at::set_num_interop_threads(t.interOp);
+      interSet = t.interOp;
+    } catch (const c10::Error&) {
+      interSet = at::get_num_interop_threads();
+    }
+  }
+  if (interSet != t.interOp)
+    spdlog::warn("inter-op threads already {} in this process; {} ignored", interSet, t.interOp);
+  return okStatus();
+}
+
+ThreadSettings currentThreadSettings() {
+  return ThreadSettings{at::get_num_threads(), at::get_num_interop_threads()};
+}
+
+std::string torchBuildConfig() { return at::show_config(); }
+std::string torchVersion() {
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+         std::to_string(TORCH_VERSION_PATCH);
+}
+
+Model::Model(std::unique_ptr<ModelImpl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+const Manifest& Model::manifest() const { return impl_->manifest; }
+const std::string& Model::sha256() const { return impl_->sha256; }
+const std::string& Model::path() const { return impl_->path; }
+const std::string& Model::manifestSource() const { return impl_->manifestSource; }
+
+std::vector<std::string> Model::methods() const {
+  std::vector<std::string> out;
+  for (const auto& m : impl_->module.get_methods()) out.push_back(m.name());
+  return out;
+}
+
+std::shared_ptr<Model> wrapModule(torch::jit::Module module, const Manifest& manifest,
+                                  const std::string& sha256, const std::string& path) {
+  auto impl = std::make_unique<ModelImpl>();
+  impl->module = std::move(module);
+  impl->module.eval();
+  impl->manifest = manifest;
+  impl->sha256 = sha256;
+  impl->path = path;
+  impl->manifestSource = "embedded";
+  return std::make_shared<Model>(std::move(impl));
+}
+
+Expected<std::shared_ptr<Model>> Model::load(const std::string& path,
+                                             const std::string& expectedSha256) {
+  auto bytes = readFile(path);
+  if (!bytes.ok()) return bytes.error();
+  std::string sha = sha256Hex(*bytes);
+  if (!expectedSha256.empty() && sha != expectedSha256)
+    return badInput("'" + path + "': sha256 " + sha.substr(0, 12) + "… does not match the expected " +
+                    expectedSha256.substr(0, 12) + "… (tampered or wrong file)");
+  auto impl = std::make_unique<ModelImpl>();
+  torch::jit::ExtraFilesMap extra{{kManifestExtraFile, ""}};
+  try {
+    std::istringstream in(*bytes);
+    impl->module = torch::jit::load(in, torch::kCPU, extra);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    return badInput("'" + path + "': not a loadable TorchScript archive: " + what);
+  }
+  impl->module.eval();
+  std::string manifestText = extra[kManifestExtraFile];
+  impl->manifestSource = "embedded";
+  if (manifestText.empty()) {
+    fs::path p(path);
+    for (const fs::path& side : {fs::path(p).replace_extension(".manifest.json"),
+                                 fs::path(path + ".manifest.json")}) {
+      if (fs::exists(side)) {
+        auto t = readFile(side.string());
+        if (!t.ok()) return t.error();
+        manifestText = *t;
+        impl->manifestSource = side.string();
+        break;
+      }
+    }
+    if (manifestText.empty())
+      return badInput("'" + path + "': no manifest: expected an embedded extra file '" +
+                      std::string(kManifestExtraFile) + "' or a sidecar '" +
+                      fs::path(path).replace_extension(".manifest.json").string() + "'");
+  }
+  auto m = parseManifest(manifestText, impl->manifestSource == "embedded" ? path + "!cvgate.json"
+                                                                          : impl->manifestSource);
+  if (!m.ok()) return m.error();
+  if (!impl->module.find_method("forward"))
+    return badInput("'" + path + "': the TorchScript module has no forward method");
+  impl->manifest = std::move(*m);
+  impl->sha256 = sha;
+  impl->path = path;
+  return std::make_shared<Model>(std::move(impl));
+}
+
+std::vector<Prediction> Model::forward(const std::vector<const float*>& inputs,
+                                       StageTimes* times) const {
+  const Manifest& m = impl_->manifest;
+  const auto n = static_cast<std::int64_t>(inputs.size());
+  std::vector<Prediction> out(inputs.size());
+  if (inputs.empty()) return out;
+  const std::size_t per = m.inputSize();
+  const std::size_t classes = m.labels.size();
+  auto fail = [&](const std::string& why) {
+    for (auto& p : out) {
+      p = Prediction{};
+      p.error = why;
+    }
+    return out;
+  };
+  auto t0 = Clock::now();
+  at::Tensor result;
+  try {
+    c10::InferenceMode guard;
+    at::Tensor batch = torch::empty({n, m.inputShape[0], m.inputShape[1], m.inputShape[2]}, torch::kFloat32);
+    float* dst = batch.data_ptr<float>();
+    for (std::int64_t i = 0; i < n; ++i)
+      std::memcpy(dst + static_cast<std::size_t>(i) * per, inputs[static_cast<std::size_t>(i)], per * sizeof(float));
+    torch::jit::IValue r = impl_->module.forward({batch});
+    if (!r.isTensor()) return fail("wrong output type: expected a tensor");
+    result = r.toTensor().to(torch::kFloat32).contiguous();
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    return fail("exception: " + what.substr(0, what.find('\n')));
+  }
+  if (times) times->forwardMs += msSince(t0);
+  auto t1 = Clock::now();
+  if (result.dim() != 2 || result.size(0) != n || result.size(1) != static_cast<std::int64_t>(classes)) {
+    std::string shape = "[";
+    for (std::int64_t d = 0; d < result.dim(); ++d) shape += (d ? ", " : "") + std::to_string(result.size(d));
+    shape += "]";
+    return fail("wrong output shape " + shape + ": expected [" + std::to_string(n) + ", " +
+                std::to_string(classes) + "]");
+  }
+  const float* rows = result.data_ptr<float>();
+  for (std::int64_t i = 0; i < n; ++i)
+    out[static_cast<std::size_t>(i)] =
+        postprocess(rows + static_cast<std::size_t>(i) * classes, classes, m.output == "probabilities");
+  if (times) times->postprocessMs += msSince(t1);
+  return out;
+}
+
+Status Model::save(const std::string& path) const {
+  torch::jit::ExtraFilesMap extra{{kManifestExtraFile, toJson(impl_->manifest).dump(2)}};
+  std::string tmp = path + ".tmp";
+  try {
+    impl_->module.save(tmp, extra);
+  } catch (const std::exception& e) {
+    return internalError("'" + path + "': cannot save model: " + std::string(e.what()).substr(0, 200));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return internalError("'" + path + "': rename failed: " + ec.message());
+  return okStatus();
+}
+
+std::vector<Prediction> runPipeline(const Model& model, const std::vector<const Image*>& images,
+                                    int batchSize, StageTimes* times) {
+  const Manifest& m = model.manifest();
+  const std::size_t per = m.inputSize();
+  std::vector<Prediction> out;
+  out.reserve(images.size());
+  std::vector<float> buf;
+  for (std::size_t start = 0; start < images.size(); start += static_cast<std::size_t>(batchSize)) {
+    std::size_t end = std::min(images.size(), start + static_cast<std::size_t>(batchSize));
+    auto t0 = Clock::now();
+    buf.assign((end - start) * per, 0.f);
+    std::vector<const float*> ptrs;
+    std::vector<std::size_t> slot;  // index into out for each forwarded input
+    std::vector<Prediction> batchOut(end - start);
+    for (std::size_t i = start; i < end; ++i) {
+      float* dst = buf.data() + (i - start) * per;
+      auto st = preprocess(m, *images[i], dst);
+      if (!st.ok()) {
+        batchOut[i - start].error = "preprocess: " + st.error().message();
+        continue;
+      }
+      ptrs.push_back(dst);
+      slot.push_back(i - start);
+    }
+    if (times) times->preprocessMs += msSince(t0);
+    auto preds = model.forward(ptrs, times);
+    for (std::size_t k = 0; k < preds.size(); ++k) batchOut[slot[k]] = std::move(preds[k]);
+    for (auto& p : batchOut) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace cvgate

@@ -1,0 +1,24 @@
+// Torch side of Model, for the files of the runtime (and of areas that
+// transform models, such as latency's variants) that include torch anyway.
+#pragma once
+
+#include <torch/script.h>
+
+#include "runtime/Runtime.h"
+
+namespace cvgate {
+
+class ModelImpl {
+ public:
+  torch::jit::Module module;
+  Manifest manifest;
+  std::string sha256;
+  std::string path;
+  std::string manifestSource;
+};
+
+/// Wrap an in-memory module (e.g. a frozen or quantised variant) as a Model.
+std::shared_ptr<Model> wrapModule(torch::jit::Module module, const Manifest& manifest,
+                                  const std::string& sha256, const std::string& path);
+
+}  // namespace cvgate

@@ -1,0 +1,44 @@
+// Common helpers: sha256, cycle ids, time, did-you-mean.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "common/Sha256.h"
+#include "common/Strings.h"
+#include "common/Time.h"
+
+using namespace cvgate;
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 h;
+  h.update("a");
+  h.update("bc");
+  EXPECT_EQ(h.hexdigest(), sha256Hex("abc"));
+}
+
+TEST(CycleId, FormatAndResolution) {
+  std::string id = newCycleId();
+  EXPECT_EQ(id.size(), 19u) << id;
+  EXPECT_TRUE(isValidCycleId(id));
+  EXPECT_EQ(resolveCycleId("given"), "given");
+  ::setenv("CVGATE_CYCLE_ID", "fromenv", 1);
+  EXPECT_EQ(resolveCycleId(""), "fromenv");
+  ::unsetenv("CVGATE_CYCLE_ID");
+  EXPECT_FALSE(isValidCycleId("a/b"));
+  EXPECT_FALSE(isValidCycleId(".hidden"));
+}
+
+TEST(Time, IsoRoundTrip) {
+  std::chrono::system_clock::time_point t;
+  ASSERT_TRUE(parseIsoUtc("2026-11-25T21:00:01Z", &t));
+  EXPECT_EQ(isoUtc(t), "2026-11-25T21:00:01Z");
+  EXPECT_FALSE(parseIsoUtc("yesterday", &t));
+}
+
+TEST(Strings, DidYouMean) {
+  EXPECT_EQ(closestMatch("threshhold", {"threshold", "seed"}), "threshold");
+  EXPECT_EQ(closestMatch("zzz", {"threshold", "seed"}), "");
+  EXPECT_EQ(editDistance("kitten", "sitting"), 3u);
+}

@@ -1,0 +1,221 @@
+// The pipeline runtime: manifest loading (embedded and sidecar), known
+// outputs for known inputs, integrity refusal, per-request failures.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "FixtureModels.h"
+#include "TempDir.h"
+#include "common/Fs.h"
+#include "common/Sha256.h"
+#include "runtime/Golden.h"
+#include "runtime/Runtime.h"
+
+using namespace cvgate;
+using namespace cvgate::testing;
+
+static Image constantImage(int h, int w, int c, std::uint8_t v) {
+  Image img;
+  img.height = h;
+  img.width = w;
+  img.channels = c;
+  img.pixels.assign(static_cast<std::size_t>(h * w * c), v);
+  return img;
+}
+
+static std::shared_ptr<Model> loadFixture(const TempDir& t, FixtureSpec spec, const std::string& file = "m.pt") {
+  auto st = writeFixtureModel(spec, t.file(file));
+  EXPECT_TRUE(st.ok()) << st.error().message();
+  auto m = Model::load(t.file(file));
+  EXPECT_TRUE(m.ok()) << m.error().message();
+  return m.ok() ? *m : nullptr;
+}
+
+TEST(Runtime, EmbeddedManifestIsRead) {
+  TempDir t;
+  FixtureSpec s;
+  s.name = "embedded-one";
+  auto m = loadFixture(t, s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->manifest().name, "embedded-one");
+  EXPECT_EQ(m->manifestSource(), "embedded");
+  EXPECT_EQ(m->sha256(), *sha256File(t.file("m.pt")));
+  auto methods = m->methods();
+  EXPECT_NE(std::find(methods.begin(), methods.end(), "forward"), methods.end());
+}
+
+TEST(Runtime, SidecarManifestIsRead) {
+  TempDir t;
+  FixtureSpec s;
+  s.name = "sidecar-one";
+  s.embedManifest = false;
+  auto m = loadFixture(t, s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->manifest().name, "sidecar-one");
+  EXPECT_EQ(m->manifestSource(), t.file("m.manifest.json"));
+}
+
+TEST(Runtime, MissingManifestIsAClearError) {
+  TempDir t;
+  FixtureSpec s;
+  s.embedManifest = false;
+  ASSERT_TRUE(writeFixtureModel(s, t.file("m.pt")).ok());
+  std::filesystem::remove(t.file("m.manifest.json"));
+  auto m = Model::load(t.file("m.pt"));
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message().find("no manifest"), std::string::npos) << m.error().message();
+}
+
+TEST(Runtime, TamperedModelIsRefusedBySha256) {
+  TempDir t;
+  FixtureSpec s;
+  ASSERT_TRUE(writeFixtureModel(s, t.file("m.pt")).ok());
+  std::string sha = *sha256File(t.file("m.pt"));
+  EXPECT_TRUE(Model::load(t.file("m.pt"), sha).ok());
+  std::string bytes = *readFile(t.file("m.pt"));
+  bytes[bytes.size() / 2] ^= 0x01;
+  std::ofstream(t.file("m.pt"), std::ios::binary) << bytes;
+  auto m = Model::load(t.file("m.pt"), sha);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message().find("does not match"), std::string::npos) << m.error().message();
+}
+
+TEST(Runtime, CorruptArchiveIsAClearError) {
+  TempDir t;
+  std::ofstream(t.file("junk.pt")) << "this is not a zip archive";
+  auto m = Model::load(t.file("junk.pt"));
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message().find("not a loadable TorchScript archive"), std::string::npos);
+}
+
+TEST(Runtime, PreprocessNormalisesKnownPixels) {
+  FixtureSpec s;
+  s.height = 2;
+  s.width = 2;
+  Manifest m = fixtureManifest(s);  // mean 0.5, std 0.25
+  Image img = constantImage(2, 2, 1, 0);
+  img.pixels = {0, 255, 51, 204};
+  float out[4];
+  ASSERT_TRUE(preprocess(m, img, out).ok());
+  EXPECT_FLOAT_EQ(out[0], -2.0f);
+  EXPECT_FLOAT_EQ(out[1], 2.0f);
+  EXPECT_NEAR(out[2], (0.2f - 0.5f) / 0.25f, 1e-6);
+  EXPECT_NEAR(out[3], (0.8f - 0.5f) / 0.25f, 1e-6);
+}
+
+TEST(Runtime, PreprocessResizesAndConvertsColour) {
+  FixtureSpec s;
+  s.height = 2;
+  s.width = 2;
+  s.mean = 0;
+  s.stdv = 1;
+  Manifest m = fixtureManifest(s);
+  Image rgb = constantImage(4, 4, 3, 0);
+  for (std::size_t i = 0; i < rgb.pixels.size(); i += 3) rgb.pixels[i] = 255;  // pure red
+  float out[4];
+  ASSERT_TRUE(preprocess(m, rgb, out).ok());
+  for (float v : out) EXPECT_NEAR(v, 0.299f, 1e-5);  // ITU-R 601 luma of red
+}
+
+TEST(Runtime, KnownOutputsForKnownInputs) {
+  TempDir t;
+  FixtureSpec s;
+  s.behaviour = "scaled-mean";  // logits_k = (k+1) * mean(x)
+  s.labels = {"a", "b", "c"};
+  auto m = loadFixture(t, s);
+  ASSERT_TRUE(m);
+  Image img = constantImage(28, 28, 1, 204);  // x = (0.8 - 0.5) / 0.25 = 1.2
+  auto preds = runPipeline(*m, {&img, &img}, 2);
+  ASSERT_EQ(preds.size(), 2u);
+  ASSERT_TRUE(preds[0].ok) << preds[0].error;
+  double z = (204.0 / 255.0 - 0.5) / 0.25;
+  double e1 = std::exp(1 * z), e2 = std::exp(2 * z), e3 = std::exp(3 * z);
+  EXPECT_NEAR(preds[0].probs[2], e3 / (e1 + e2 + e3), 1e-5);
+  EXPECT_NEAR(preds[0].probs[0], e1 / (e1 + e2 + e3), 1e-5);
+  EXPECT_EQ(preds[0].top1, 2);
+  EXPECT_FLOAT_EQ(preds[0].confidence, preds[0].probs[2]);
+  EXPECT_EQ(preds[1].probs, preds[0].probs);
+}
+
+TEST(Runtime, BatchedEqualsSingle) {
+  TempDir t;
+  FixtureSpec s;
+  auto m = loadFixture(t, s);
+  ASSERT_TRUE(m);
+  std::vector<Image> imgs;
+  for (int i = 0; i < 5; ++i) imgs.push_back(constantImage(28, 28, 1, static_cast<std::uint8_t>(40 * i)));
+  std::vector<const Image*> ptrs;
+  for (auto& i : imgs) ptrs.push_back(&i);
+  auto batched = runPipeline(*m, ptrs, 4);
+  for (std::size_t i = 0; i < imgs.size(); ++i) {
+    auto single = runPipeline(*m, {ptrs[i]}, 1);
+    ASSERT_TRUE(single[0].ok);
+    EXPECT_EQ(single[0].top1, batched[i].top1);
+    for (std::size_t k = 0; k < single[0].probs.size(); ++k)
+      EXPECT_NEAR(single[0].probs[k], batched[i].probs[k], 1e-6);
+  }
+}
+
+TEST(Runtime, FailuresAreErrorsOfTheRequestNotCrashes) {
+  TempDir t;
+  Image img = constantImage(28, 28, 1, 100);
+  for (auto [behaviour, expect] : std::vector<std::pair<std::string, std::string>>{
+           {"nan", "non-finite output"}, {"throw", "exception"}, {"wrong-shape", "wrong output shape"}}) {
+    FixtureSpec s;
+    s.behaviour = behaviour;
+    auto m = loadFixture(t, s, behaviour + ".pt");
+    ASSERT_TRUE(m);
+    auto preds = runPipeline(*m, {&img, &img}, 2);
+    ASSERT_EQ(preds.size(), 2u);
+    EXPECT_FALSE(preds[0].ok) << behaviour;
+    EXPECT_NE(preds[0].error.find(expect), std::string::npos) << behaviour << ": " << preds[0].error;
+  }
+}
+
+TEST(Runtime, WrongImageSizeFailsThatRequestOnly) {
+  TempDir t;
+  FixtureSpec s;
+  auto m = loadFixture(t, s);
+  Image good = constantImage(28, 28, 1, 100);
+  Image bad;  // empty
+  auto preds = runPipeline(*m, {&good, &bad, &good}, 8);
+  EXPECT_TRUE(preds[0].ok);
+  EXPECT_FALSE(preds[1].ok);
+  EXPECT_TRUE(preds[2].ok);
+}
+
+TEST(Golden, RecordCompareAndRoundTrip) {
+  TempDir t;
+  FixtureSpec s;
+  auto a = loadFixture(t, s, "a.pt");
+  s.seed = 2;
+  auto b = loadFixture(t, s, "b.pt");
+  std::vector<Sample> samples;
+  for (int i = 0; i < 6; ++i) samples.push_back({constantImage(28, 28, 1, static_cast<std::uint8_t>(30 * i)), i % 10, "s" + std::to_string(i)});
+  auto ga = recordGolden(*a, samples, 4);
+  auto ga2 = recordGolden(*a, samples, 4);
+  auto same = compareGolden(ga, ga2);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->bitIdentical);
+  EXPECT_EQ(same->maxAbsDiff, 0.0);
+  EXPECT_EQ(same->top1Agreement, 1.0);
+  auto back = goldenFromJson(toJson(ga));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(compareGolden(ga, *back)->bitIdentical) << "JSON must round-trip floats exactly";
+  auto diff = compareGolden(ga, recordGolden(*b, samples, 4));
+  ASSERT_TRUE(diff.ok());
+  EXPECT_FALSE(diff->bitIdentical);
+  EXPECT_GT(diff->maxAbsDiff, 0.0);
+  samples.pop_back();
+  EXPECT_FALSE(compareGolden(ga, recordGolden(*a, samples, 4)).ok());
+}
+
+TEST(Threads, SettingsAreApplied) {
+  ASSERT_TRUE(applyThreadSettings({1, 1}).ok());
+  EXPECT_EQ(currentThreadSettings().intraOp, 1);
+  ASSERT_TRUE(applyThreadSettings({2, 1}).ok());
+  EXPECT_EQ(currentThreadSettings().intraOp, 2);
+  EXPECT_FALSE(applyThreadSettings({0, 1}).ok());
+}
