@@ -32,6 +32,14 @@ void addCommonOptions(CLI::App& app, CommonOptions& o, bool withReport) {
   }
 }
 
+void addModelOptions(CLI::App& app, CommonOptions& o) {
+  app.add_option("--current", o.current, "production model archive (default: [models] current)");
+  app.add_option("--candidate", o.candidate,
+                 "candidate model archive (default: [models] candidate; \"none\" for no candidate)");
+  app.add_option("--current-sha256", o.currentSha256, "refuse a current model whose sha256 differs");
+  app.add_option("--candidate-sha256", o.candidateSha256, "refuse a candidate whose sha256 differs");
+}
+
 std::string resolveConfigPath(const std::string& flag) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("CVGATE_CONFIG"); env && *env) return env;

@@ -20,10 +20,17 @@ struct CommonOptions {
   std::string out = "-";        ///< --out FILE for the report; "-" is stdout
   std::string stateDir;         ///< --state-dir; empty: config or $CVGATE_STATE_DIR
   bool publish = false;         ///< --publish: also write the report to its feed
+  std::string current;          ///< --current FILE: production model (overrides [models] current)
+  std::string candidate;        ///< --candidate FILE: candidate model (overrides [models] candidate)
+  std::string currentSha256;    ///< --current-sha256: refuse a current model with other bytes
+  std::string candidateSha256;  ///< --candidate-sha256: refuse a candidate with other bytes
 };
 
 /// Register the common flags (and --version) on `app`.
 void addCommonOptions(CLI::App& app, CommonOptions& opts, bool withReport = true);
+
+/// Register --current, --candidate and their --*-sha256 pins.
+void addModelOptions(CLI::App& app, CommonOptions& opts);
 
 /// The config file this run uses (see CommonOptions::config).
 std::string resolveConfigPath(const std::string& flag);

@@ -118,8 +118,11 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
   Config c;
   c.path = path;
   c.sha256 = sha256Hex(text);
-  std::string base = fs::path(path).parent_path().string();
-  if (base.empty()) base = ".";
+  // Relative paths in the file are anchored at the file's own directory,
+  // made absolute so that they mean the same from any working directory.
+  std::error_code ec;
+  std::string base = fs::absolute(fs::path(path), ec).parent_path().lexically_normal().string();
+  if (ec || base.empty()) base = ".";
   c.stateDir = (fs::path(base) / ".." / "var").lexically_normal().string();
 
   std::optional<Error> err;
@@ -203,8 +206,16 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
      .get("sweep", l.sweep)
      .get("profile_operators", l.profileOperators)
      .path("chrome_trace", l.chromeTrace)
-     .get("patch_margin", l.patchMargin)
-     .get("seed", l.seed);
+     .get("patch_margin", l.patchMargin).require("patch_margin", l.patchMargin >= 0, "a fraction >= 0")
+     .get("seed", l.seed)
+     .get("max_issue_delay_ms", l.maxIssueDelayMs).require("max_issue_delay_ms", l.maxIssueDelayMs > 0, "a positive number of ms")
+     .get("search_duration_s", l.searchDurationS).require("search_duration_s", l.searchDurationS > 0, "a positive number of seconds")
+     .get("search_steps", l.searchSteps).require("search_steps", l.searchSteps >= 0 && l.searchSteps <= 20, "a count in 0..20")
+     .get("bisect_steps", l.bisectSteps).require("bisect_steps", l.bisectSteps >= 0 && l.bisectSteps <= 20, "a count in 0..20")
+     .get("inputs", l.inputs).require("inputs", l.inputs >= 1, "at least 1")
+     .get("min_variant_agreement", l.minVariantAgreement).require("min_variant_agreement", l.minVariantAgreement >= 0 && l.minVariantAgreement <= 1, "a fraction in [0, 1]")
+     .get("top_operators", l.topOperators).require("top_operators", l.topOperators >= 1, "at least 1")
+     .get("profile_iterations", l.profileIterations).require("profile_iterations", l.profileIterations >= 1, "at least 1");
     s.finish();
   }
   {
@@ -216,7 +227,9 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
      .get("seed", m.seed)
      .get("calibration_fraction", m.calibrationFraction).require("calibration_fraction", m.calibrationFraction > 0 && m.calibrationFraction < 1, "a fraction in (0, 1)")
      .get("min_per_class", m.minPerClass).require("min_per_class", m.minPerClass >= 1, "at least 1")
-     .get("temperature_margin", m.temperatureMargin);
+     .get("temperature_margin", m.temperatureMargin).require("temperature_margin", m.temperatureMargin >= 0, "a number >= 0")
+     .get("batch_size", m.batchSize).require("batch_size", m.batchSize >= 1, "at least 1")
+     .get("regressions_listed", m.regressionsListed).require("regressions_listed", m.regressionsListed >= 0, "a count >= 0");
     s.finish();
   }
   {
@@ -230,7 +243,12 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
     Section s(tbl("integration"), path, "integration", base, &err);
     s.get("blocking_risk", i.blockingRisk).require("blocking_risk", i.blockingRisk >= 1 && i.blockingRisk <= 25, "a score in 1..25")
      .get("high_risk", i.highRisk).get("medium_risk", i.mediumRisk)
-     .get("min_top1_agreement", i.minTop1Agreement);
+     .get("min_top1_agreement", i.minTop1Agreement)
+     .require("high_risk", i.highRisk >= 1 && i.highRisk <= 25, "a score in 1..25")
+     .require("medium_risk", i.mediumRisk >= 1 && i.mediumRisk <= i.highRisk, "a score in 1..high_risk")
+     .require("min_top1_agreement", i.minTop1Agreement >= 0 && i.minTop1Agreement <= 1, "a fraction in [0, 1]")
+     .get("behaviour_samples", i.behaviourSamples).require("behaviour_samples", i.behaviourSamples >= 0, "a count >= 0 (0: the golden set)")
+     .get("prob_sum_tolerance", i.probSumTolerance).require("prob_sum_tolerance", i.probSumTolerance > 0, "a positive number");
     s.finish();
   }
   {
@@ -240,7 +258,14 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
      .get("drill_repeats", r.drillRepeats).require("drill_repeats", r.drillRepeats >= 1, "at least 1")
      .get("rto_objective_ms", r.rtoObjectiveMs).require("rto_objective_ms", r.rtoObjectiveMs > 0, "a positive number of ms")
      .get("inject_fault", r.injectFault)
-     .get("min_free_bytes", r.minFreeBytes);
+     .require("inject_fault", r.injectFault.empty() || r.injectFault == "none" || r.injectFault == "corrupt-target" ||
+                                  r.injectFault == "missing-target" || r.injectFault == "truncated-state" ||
+                                  r.injectFault == "crash-between-steps",
+              "none, corrupt-target, missing-target, truncated-state or crash-between-steps")
+     .get("min_free_bytes", r.minFreeBytes).require("min_free_bytes", r.minFreeBytes >= 0, "a number of bytes >= 0")
+     .get("warmup_runs", r.warmupRuns).require("warmup_runs", r.warmupRuns >= 0, "a count >= 0")
+     .path("sandbox_dir", r.sandboxDir)
+     .get("lock_timeout_ms", r.lockTimeoutMs).require("lock_timeout_ms", r.lockTimeoutMs >= 0, "a number of ms >= 0");
     s.finish();
   }
   {

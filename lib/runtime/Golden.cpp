@@ -112,3 +112,18 @@ nlohmann::json toJson(const GoldenComparison& c) {
 }
 
 }  // namespace cvgate
+
+#include "report/Report.h"
+
+namespace cvgate {
+
+Expected<std::shared_ptr<Model>> loadSubject(const std::string& path, const std::string& sha256,
+                                             const std::string& role, Report& report) {
+  if (path.empty()) return badInput("no " + role + " model: set [models] " + role + " or --" + role);
+  auto m = Model::load(path, sha256);
+  if (!m.ok()) return m.error().context(role + " model");
+  report.subjects[role] = Subject{(*m)->manifest().name, (*m)->sha256(), path};
+  return m;
+}
+
+}  // namespace cvgate

@@ -51,3 +51,13 @@ Expected<GoldenComparison> compareGolden(const GoldenRecord& a, const GoldenReco
 nlohmann::json toJson(const GoldenComparison& c);
 
 }  // namespace cvgate
+
+namespace cvgate {
+
+/// Load the model at `path` as the report subject `role` ("current" or
+/// "candidate"), pinned to `sha256` when non-empty; fills report.subjects.
+struct Report;
+Expected<std::shared_ptr<Model>> loadSubject(const std::string& path, const std::string& sha256,
+                                             const std::string& role, Report& report);
+
+}  // namespace cvgate
