@@ -16,13 +16,17 @@
 
 namespace cvgate {
 
-void addCommonOptions(CLI::App& app, CommonOptions& o, bool withReport) {
+void addLoggingOptions(CLI::App& app, CommonOptions& o) {
   app.set_version_flag("--version", std::string(app.get_name()) + " (cvgate) " + kVersion);
-  app.add_option("--config", o.config,
-                 "TOML config (default: $CVGATE_CONFIG, ./configs/cvgate.toml, then the installed default)");
   app.add_option("--log-level", o.logLevel, "trace, debug, info, warn, error or off (logs go to stderr)")
       ->capture_default_str();
   app.add_flag("-q,--quiet", o.quiet, "log warnings and errors only");
+}
+
+void addCommonOptions(CLI::App& app, CommonOptions& o, bool withReport) {
+  addLoggingOptions(app, o);
+  app.add_option("--config", o.config,
+                 "TOML config (default: $CVGATE_CONFIG, ./configs/cvgate.toml, then the installed default)");
   app.add_option("--state-dir", o.stateDir,
                  "state directory with feeds/ and registry/ (default: config, $CVGATE_STATE_DIR)");
   if (withReport) {

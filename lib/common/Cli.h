@@ -26,6 +26,9 @@ struct CommonOptions {
   std::string candidateSha256;  ///< --candidate-sha256: refuse a candidate with other bytes
 };
 
+/// Register --version, --log-level and --quiet (tools that read no config).
+void addLoggingOptions(CLI::App& app, CommonOptions& opts);
+
 /// Register the common flags (and --version) on `app`.
 void addCommonOptions(CLI::App& app, CommonOptions& opts, bool withReport = true);
 

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
                "embedded as the extra file 'cvgate.json'. Loads in PyTorch with torch.jit.load.",
                tool};
   CommonOptions common;
-  addCommonOptions(app, common, /*withReport=*/false);
+  addLoggingOptions(app, common);
   TrainOptions o;
   std::string dir = "/usr/share/datasets/fashion-mnist";
   std::string labels =
@@ -37,8 +37,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "torch threads while training")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--labels", labels, "class names in label order, comma separated")->capture_default_str();
   app.add_option("-o,--out", o.out, "archive to write")->required();
-  app.footer(exitStatusHelp(false) +
-             "\nExample: train-model --arch cnn --name fashion-cnn-v2 --epochs 3 --out models/fashion-cnn-v2.pt");
+  app.footer("Exit status: 0 model trained and written, 2 bad usage or input, 1 internal error.\n"
+             "Example: train-model --arch cnn --name fashion-cnn-v2 --epochs 3 --out models/fashion-cnn-v2.pt");
   return runTool(app, tool, common, argc, argv, [&]() -> Expected<int> {
     o.labels.clear();
     std::string cur;
