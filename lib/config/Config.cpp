@@ -275,7 +275,8 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
      .get("consecutive_fails_for_rollback", d.consecutiveFailsForRollback).require("consecutive_fails_for_rollback", d.consecutiveFailsForRollback >= 1, "at least 1")
      .get("error_budget_window_h", d.errorBudgetWindowH).require("error_budget_window_h", d.errorBudgetWindowH > 0, "a positive number of hours")
      .get("block_go_on_exhausted_budget", d.blockGoOnExhaustedBudget)
-     .get("max_report_age_s", d.maxReportAgeS);
+     .get("max_report_age_s", d.maxReportAgeS).require("max_report_age_s", d.maxReportAgeS > 0, "a positive number of seconds")
+     .get("registry_lock_timeout_s", d.registryLockTimeoutS).require("registry_lock_timeout_s", d.registryLockTimeoutS >= 0, "a number of seconds >= 0");
     s.finish();
   }
   {

@@ -69,6 +69,14 @@ struct LatencyConfig {
   std::string chromeTrace;         ///< write a Chrome trace here; empty: none
   double patchMargin = 0.10;       ///< relay a patch that beats current by this fraction
   std::uint64_t seed = 1;          ///< seed of the arrival process
+  double maxIssueDelayMs = 10.0;   ///< server: generator issue-delay p99 above this makes a run invalid
+  double searchDurationS = 1.0;    ///< each throughput-search run: max(min_samples, rate * this) requests
+  int searchSteps = 6;             ///< throughput search: at most this many doublings/halvings
+  int bisectSteps = 3;             ///< throughput search: then at most this many bisections
+  std::int64_t inputs = 256;       ///< decoded images held in memory as request inputs
+  double minVariantAgreement = 0.99; ///< sweep: a variant must agree on top-1 this often on the golden set
+  int topOperators = 10;           ///< operator profile: how many operators to list
+  int profileIterations = 20;      ///< operator profile: forward passes profiled
 };
 
 struct ComplianceConfig {
@@ -79,6 +87,8 @@ struct ComplianceConfig {
   double calibrationFraction = 0.2;///< share of the data held out to fit the temperature
   std::int64_t minPerClass = 30;   ///< fewer images in a class: its results are inconclusive
   double temperatureMargin = 0.01; ///< relay a temperature that lowers ECE by this much
+  int batchSize = 256;             ///< evaluation batch size (the larger of this and runtime.batch_size)
+  std::int64_t regressionsListed = 50; ///< regressions listed by id in the report (all are counted)
 };
 
 struct EnvConfig {
@@ -91,6 +101,8 @@ struct IntegrationConfig {
   int highRisk = 10;               ///< overall level "high" from this score
   int mediumRisk = 5;              ///< overall level "medium" from this score
   double minTop1Agreement = 0.80;  ///< candidate vs current on the golden set
+  std::int64_t behaviourSamples = 0; ///< samples of the behaviour comparison from [golden] offset; 0: [golden] count
+  double probSumTolerance = 1e-3;  ///< |sum of output probabilities - 1| above this is a defect
 };
 
 struct RollbackConfig {
@@ -99,6 +111,9 @@ struct RollbackConfig {
   double rtoObjectiveMs = 5000.0;  ///< RTO p95 must be below this
   std::string injectFault;         ///< none | corrupt-target | missing-target | truncated-state | crash-between-steps
   std::int64_t minFreeBytes = 64 * 1024 * 1024; ///< disk space needed for a rollback
+  int warmupRuns = 3;              ///< drill: forward passes of one batch before the first answer
+  std::string sandboxDir;          ///< drill: where sandboxes are made; empty: the system temp dir
+  std::int64_t lockTimeoutMs = 0;  ///< wait this long for another process's registry lock (0: busy at once)
 };
 
 struct DecisionConfig {
@@ -107,6 +122,7 @@ struct DecisionConfig {
   double errorBudgetWindowH = 24.0;///< error budget window, hours
   bool blockGoOnExhaustedBudget = true; ///< no GO while the budget is used up
   double maxReportAgeS = 7200.0;   ///< a report older than this is stale
+  double registryLockTimeoutS = 10.0; ///< how long decide waits for the registry lock
 };
 
 struct HeartbeatConfig {

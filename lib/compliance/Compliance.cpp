@@ -1,0 +1,367 @@
+#include "compliance/Compliance.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include "common/Fs.h"
+#include "common/Strings.h"
+#include "compliance/Metrics.h"
+#include "report/Feed.h"
+#include "runtime/Golden.h"
+#include "runtime/Runtime.h"
+
+namespace cvgate::compliance {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+/// "T-shirt/top" and "t_shirt_top" are the same class name for ImageFolder,
+/// whose directory names cannot hold a '/'.
+std::string looseName(const std::string& s) {
+  std::string out;
+  for (char ch : s)
+    if (std::isalnum(static_cast<unsigned char>(ch))) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  return out;
+}
+
+/// Data set label index -> model label index. IDX labels are output indices;
+/// ImageFolder classes are matched to the manifest labels by name.
+Expected<std::vector<int>> mapClasses(const Dataset& ds, const DatasetConfig& dcfg, const Model& model) {
+  const auto& labels = model.manifest().labels;
+  const auto& classes = ds.classes();
+  const std::string what = "dataset '" + ds.describe() + "'";
+  const std::string modelWhat = "model '" + model.manifest().name + "' (" +
+                                std::to_string(labels.size()) + " labels)";
+  std::vector<int> map(classes.size(), -1);
+  if (dcfg.format != "imagefolder") {
+    if (classes.size() > labels.size())
+      return badInput(what + ": labels 0.." + std::to_string(classes.size() - 1) +
+                      ": expected labels in 0.." + std::to_string(labels.size() - 1) + " of " +
+                      modelWhat + " (labels out of range)");
+    if (classes.size() < labels.size())
+      return badInput(what + ": " + std::to_string(classes.size()) +
+                      " classes (labels 0.." + std::to_string(classes.size() - 1) +
+                      "): expected the " + std::to_string(labels.size()) + " classes of " + modelWhat);
+    for (std::size_t i = 0; i < classes.size(); ++i) map[i] = static_cast<int>(i);
+    return map;
+  }
+  if (classes.size() != labels.size())
+    return badInput(what + ": " + std::to_string(classes.size()) + " class directories: expected the " +
+                    std::to_string(labels.size()) + " labels of " + modelWhat + ": " + join(labels, ", "));
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    for (std::size_t j = 0; j < labels.size() && map[i] < 0; ++j)
+      if (classes[i] == labels[j]) map[i] = static_cast<int>(j);
+    for (std::size_t j = 0; j < labels.size() && map[i] < 0; ++j)
+      if (looseName(classes[i]) == looseName(labels[j])) map[i] = static_cast<int>(j);
+    if (map[i] < 0)
+      return badInput(what + ": class '" + classes[i] + "': expected one of the labels of " +
+                      modelWhat + didYouMean(classes[i], labels));
+  }
+  std::vector<int> seen(labels.size(), 0);
+  for (int j : map)
+    if (seen[static_cast<std::size_t>(j)]++)
+      return badInput(what + ": two class directories name the label '" +
+                      labels[static_cast<std::size_t>(j)] + "' of " + modelWhat);
+  return map;
+}
+
+/// Candidate output index -> current label index, by label name.
+Expected<std::vector<int>> mapCandidate(const Manifest& current, const Manifest& candidate) {
+  std::vector<int> map;
+  auto differ = [&] {
+    return badInput("candidate model '" + candidate.name + "': labels [" + join(candidate.labels, ", ") +
+                    "]: expected the labels of current model '" + current.name + "' [" +
+                    join(current.labels, ", ") + "] (in any order)");
+  };
+  if (candidate.labels.size() != current.labels.size()) return differ();
+  for (const auto& l : candidate.labels) {
+    auto it = std::find(current.labels.begin(), current.labels.end(), l);
+    if (it == current.labels.end()) return differ();
+    map.push_back(static_cast<int>(it - current.labels.begin()));
+  }
+  return map;
+}
+
+/// The pipeline's predictions as Answers in the current model's label space.
+std::vector<Answer> toAnswers(std::vector<Prediction>&& preds, const Manifest& m,
+                              const std::vector<int>& outMap) {
+  const bool probOut = m.output == "probabilities";
+  std::vector<Answer> out(preds.size());
+  for (std::size_t i = 0; i < preds.size(); ++i) {
+    Prediction& p = preds[i];
+    Answer& a = out[i];
+    a.ok = p.ok && p.top1 >= 0 && p.probs.size() == outMap.size();
+    if (!a.ok) {
+      a.error = p.error.empty() ? "no answer" : p.error;
+      continue;
+    }
+    a.top1 = outMap[static_cast<std::size_t>(p.top1)];
+    a.confidence = p.confidence;
+    a.probs.assign(outMap.size(), 0.0);
+    a.logits.assign(outMap.size(), 0.0);
+    for (std::size_t j = 0; j < outMap.size(); ++j) {
+      const auto t = static_cast<std::size_t>(outMap[j]);
+      a.probs[t] = p.probs[j];
+      double raw = j < p.logits.size() ? p.logits[j] : p.probs[j];
+      a.logits[t] = probOut ? std::log(std::max(raw, 1e-12)) : raw;
+    }
+  }
+  return out;
+}
+
+struct Run {
+  std::vector<Answer> answers;
+  double wallMs = 0;
+  StageTimes stages;
+};
+
+Run evaluateModel(const Model& model, const std::vector<const Image*>& images, int batch,
+                  const std::vector<int>& outMap) {
+  Run r;
+  spdlog::info("evaluating '{}' on {} images (batch {})", model.manifest().name, images.size(), batch);
+  auto t0 = Clock::now();
+  auto preds = runPipeline(model, images, batch, &r.stages);
+  r.wallMs = msSince(t0);
+  r.answers = toAnswers(std::move(preds), model.manifest(), outMap);
+  spdlog::info("'{}': {} images in {:.0f} ms ({:.0f} images/s)", model.manifest().name,
+               images.size(), r.wallMs, 1000.0 * static_cast<double>(images.size()) / std::max(r.wallMs, 1e-9));
+  return r;
+}
+
+/// Blessed compliance from the verify-env lock, read defensively.
+std::optional<double> readBlessed(const Config& cfg, const std::string& stateDir, std::string* why,
+                                  std::string* lockPath) {
+  fs::path p = cfg.env.lockFile;
+  if (p.is_relative()) p = fs::path(stateDir) / p;
+  *lockPath = p.string();
+  std::error_code ec;
+  if (!fs::exists(p, ec)) {
+    *why = "no env lock at '" + p.string() + "': no blessed compliance figure to compare with (verify-env records one)";
+    return std::nullopt;
+  }
+  auto text = readFile(p.string());
+  if (!text.ok()) {
+    *why = "env lock '" + p.string() + "' unreadable: " + text.error().message();
+    return std::nullopt;
+  }
+  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    *why = "env lock '" + p.string() + "' is not valid JSON";
+    return std::nullopt;
+  }
+  std::string inner;
+  auto v = blessedCompliance(j, &inner);
+  if (!v) *why = "'" + p.string() + "': " + inner;
+  return v;
+}
+
+json subjectJson(const Model& model, const SubjectMetrics& m, const Run& run, std::size_t images) {
+  json j = toJson(m);
+  j["model"] = model.manifest().name;
+  j["sha256"] = model.sha256();
+  j["wall_ms"] = run.wallMs;
+  j["images_evaluated"] = images;
+  j["images_per_s"] = run.wallMs > 0 ? 1000.0 * static_cast<double>(images) / run.wallMs : 0.0;
+  j["stage_ms"] = {{"preprocess", run.stages.preprocessMs}, {"forward", run.stages.forwardMs},
+                   {"postprocess", run.stages.postprocessMs}};
+  return j;
+}
+
+std::string base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+}  // namespace
+
+Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Report& report) {
+  const Config& cfg = ctx.config;
+  const ComplianceConfig& cc = cfg.compliance;
+  auto t0 = Clock::now();
+  CVGATE_TRY(applyThreadSettings({cfg.runtime.intraOpThreads, cfg.runtime.interOpThreads}));
+
+  CVGATE_TRY_ASSIGN(ds, openDataset(cfg.dataset));
+  report.inputs["dataset_sha256"] = ds->sha256();
+  CVGATE_TRY_ASSIGN(current, loadSubject(cfg.models.current, cfg.models.currentSha256, "current", report));
+  std::shared_ptr<Model> candidate;
+  if (!cfg.models.candidate.empty()) {
+    CVGATE_TRY_ASSIGN(c, loadSubject(cfg.models.candidate, cfg.models.candidateSha256, "candidate", report));
+    candidate = std::move(c);
+  }
+  const Manifest& cm = current->manifest();
+  const std::vector<std::string>& labelNames = cm.labels;
+  CVGATE_TRY_ASSIGN(classMap, mapClasses(*ds, cfg.dataset, *current));
+  std::vector<int> identity(labelNames.size());
+  for (std::size_t j = 0; j < identity.size(); ++j) identity[j] = static_cast<int>(j);
+  std::vector<int> candMap;
+  if (candidate) {
+    CVGATE_TRY_ASSIGN(m, mapCandidate(cm, candidate->manifest()));
+    candMap = std::move(m);
+  }
+
+  // Decode every sample once; both models see the same images.
+  const std::size_t n = ds->size();
+  spdlog::info("reading {}", ds->describe());
+  std::vector<Sample> samples;
+  samples.reserve(n);
+  std::vector<int> labels;
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < n; ++i) {
+    CVGATE_TRY_ASSIGN(s, ds->get(i));
+    if (s.label < 0 || static_cast<std::size_t>(s.label) >= classMap.size())
+      return badInput("dataset '" + ds->describe() + "': sample '" + s.id + "': label " +
+                      std::to_string(s.label) + ": expected a label in 0.." +
+                      std::to_string(labelNames.size() - 1) + " of model '" + cm.name + "'");
+    labels.push_back(classMap[static_cast<std::size_t>(s.label)]);
+    ids.push_back(s.id);
+    samples.push_back(std::move(s));
+  }
+  std::vector<const Image*> images;
+  images.reserve(n);
+  for (const auto& s : samples) images.push_back(&s.image);
+
+  const Split split = makeSplit(n, cc.calibrationFraction, cc.seed);
+  const int batch = std::max(cfg.runtime.batchSize, cc.batchSize);
+
+  Run curRun = evaluateModel(*current, images, batch, identity);
+  SubjectMetrics cur = evaluateSubject(curRun.answers, labels, labelNames, split, cc.threshold, cc.eceBins);
+  Run candRun;
+  SubjectMetrics cand;
+  if (candidate) {
+    candRun = evaluateModel(*candidate, images, batch, candMap);
+    cand = evaluateSubject(candRun.answers, labels, labelNames, split, cc.threshold, cc.eceBins);
+  }
+
+  // results
+  json& res = report.results;
+  res["threshold"] = cc.threshold;
+  res["objective"] = {{"min_compliance_uplift", cfg.objectives.minComplianceUplift},
+                      {"max_error_rate", cfg.objectives.maxErrorRate},
+                      {"confidence", cfg.objectives.confidence}};
+  res["dataset"] = {{"describe", ds->describe()}, {"sha256", ds->sha256()}, {"n", n},
+                    {"n_eval", split.evaluation.size()}, {"n_calibration", split.calibration.size()},
+                    {"calibration_fraction", cc.calibrationFraction}, {"seed", cc.seed}};
+  res["labels"] = labelNames;
+  res["batch_size"] = batch;
+  res["threads"] = {{"intra_op", cfg.runtime.intraOpThreads}, {"inter_op", cfg.runtime.interOpThreads}};
+  res["current"] = subjectJson(*current, cur, curRun, n);
+
+  std::vector<std::size_t> evalPerClass(labelNames.size(), 0);
+  for (std::size_t i : split.evaluation) ++evalPerClass[static_cast<std::size_t>(labels[i])];
+  report.checks.push_back(dataCheck(labelNames, evalPerClass, cc.minPerClass, cc.calibrationFraction));
+  report.checks.push_back(errorRateCheck("current", cur.errors, cur.n, cfg.objectives.maxErrorRate,
+                                         cfg.objectives.confidence));
+  if (candidate)
+    report.checks.push_back(errorRateCheck("candidate", cand.errors, cand.n,
+                                           cfg.objectives.maxErrorRate, cfg.objectives.confidence));
+
+  std::string why, lockPath;
+  auto blessed = readBlessed(cfg, ctx.stateDir, &why, &lockPath);
+  report.checks.push_back(regressionCheck(cur.compliant, cur.n, blessed, cfg.objectives.confidence, why));
+  res["blessed"] = {{"lock", lockPath}, {"compliance", blessed ? json(*blessed) : json(nullptr)}};
+
+  std::map<std::string, std::string> thumbnails;
+  if (candidate) {
+    res["candidate"] = subjectJson(*candidate, cand, candRun, n);
+    PairedMetrics paired = comparePaired(cur, cand, curRun.answers, candRun.answers, labels, ids,
+                                         labelNames, split, cc.threshold,
+                                         static_cast<std::size_t>(cc.bootstrapResamples), cc.seed,
+                                         cfg.objectives.confidence,
+                                         static_cast<std::size_t>(cc.regressionsListed));
+    json pj = toJson(paired, cfg.objectives.confidence);
+    for (auto& [k, v] : pj.items()) res[k] = v;
+    report.checks.push_back(upliftCheck(paired.uplift, cfg.objectives.minComplianceUplift,
+                                        cfg.objectives.confidence, cc.calibrationFraction));
+    for (const auto& d : paired.perClass)
+      report.checks.push_back(classCheck(d, cc.minPerClass, cfg.objectives.confidence));
+    if (!opts.html.empty()) {
+      std::map<std::string, std::size_t> byId;
+      for (std::size_t i = 0; i < ids.size(); ++i) byId[ids[i]] = i;
+      for (const auto& r : paired.regressions) {
+        auto png = encodePng(samples[byId[r.id]].image);
+        if (png.ok()) thumbnails[r.id] = "data:image/png;base64," + base64(*png);
+      }
+    }
+  } else {
+    res["candidate"] = nullptr;
+    res["uplift"] = nullptr;
+    res["mcnemar"] = nullptr;
+    res["per_class_delta"] = json::array();
+    res["regressions"] = json::array();
+    res["regressions_total"] = 0;
+    report.checks.push_back(noCandidateCheck());
+  }
+
+  // Temperature patches: relay those that lower ECE by the margin.
+  json patches = json::array();
+  int relayN = 0;
+  auto patch = [&](const char* role, const Model& model, const SubjectMetrics& m) -> Status {
+    if (!std::isfinite(m.temperature) || !std::isfinite(m.ece) || !std::isfinite(m.eceAfterTemperature))
+      return okStatus();
+    const double gain = m.ece - m.eceAfterTemperature;
+    json p = {{"subject", role}, {"model", model.manifest().name}, {"sha256", model.sha256()},
+              {"temperature", m.temperature}, {"ece_before", m.ece},
+              {"ece_after", m.eceAfterTemperature}, {"ece_gain", gain},
+              {"nll_before", m.nll}, {"nll_after", m.nllAfterTemperature},
+              {"margin", cc.temperatureMargin}, {"recommended", gain >= cc.temperatureMargin},
+              {"relayed", nullptr}};
+    if (gain >= cc.temperatureMargin && ctx.options.publish) {
+      json rec = {{"schema", "cvgate.relay/1"}, {"kind", "calibration-temperature"},
+                  {"tool", kTool}, {"cycle_id", ctx.cycleId}, {"subject", role},
+                  {"model", model.manifest().name}, {"sha256", model.sha256()},
+                  {"temperature", m.temperature},
+                  {"ece_before", m.ece}, {"ece_after", m.eceAfterTemperature},
+                  {"nll_before", m.nll}, {"nll_after", m.nllAfterTemperature},
+                  {"calibration_images", m.calibrationUsed}, {"evaluation_images", m.n},
+                  {"dataset_sha256", ds->sha256()},
+                  {"message", "divide the logits of '" + model.manifest().name + "' by " +
+                                  fmtNum(m.temperature, 4) + " before the softmax: ECE " +
+                                  fmtNum(m.ece, 4) + " -> " + fmtNum(m.eceAfterTemperature, 4)}};
+      CVGATE_TRY_ASSIGN(path, publishJson(ctx.stateDir, "innovation_relay",
+                                          ctx.cycleId + "-compliance-" + std::to_string(++relayN), rec));
+      spdlog::info("relayed temperature patch for '{}' to {}", model.manifest().name, path);
+      p["relayed"] = path;
+    }
+    patches.push_back(p);
+    return okStatus();
+  };
+  CVGATE_TRY(patch("current", *current, cur));
+  if (candidate) CVGATE_TRY(patch("candidate", *candidate, cand));
+  res["temperature_patches"] = patches;
+  res["wall_ms"] = msSince(t0);
+
+  if (!opts.html.empty()) {
+    report.settleStatus();
+    CVGATE_TRY(atomicWriteFile(opts.html, renderDashboard(toJson(report), thumbnails)));
+    spdlog::info("dashboard written to {}", opts.html);
+  }
+  return okStatus();
+}
+
+}  // namespace cvgate::compliance
