@@ -1,0 +1,37 @@
+// model-registry's library: the operator's command line over the registry
+// (status, init, stage, deploy, rollback, prune, verify). init and stage load
+// the model to read its manifest and record its golden outputs on the
+// configured golden set, so that rollback drills can check a restored model.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "common/Error.h"
+#include "report/ToolContext.h"
+
+namespace cvgate {
+
+/// One model-registry invocation.
+struct RegistryCommand {
+  std::string name;                ///< status | init | stage | deploy | rollback | prune | verify
+  std::string model;               ///< init, stage: the model archive
+  std::string toSha;               ///< rollback --to: sha256 (or unique prefix) of a known-good model
+  int keep = -1;                   ///< prune --keep; -1: [rollback] keep_known_good
+  std::string format = "json";     ///< json or text
+};
+
+/// What a command did: JSON for machines, one or more lines for people.
+struct CommandResult {
+  nlohmann::json out;
+  std::string text;
+  int exitCode = 0;                ///< 0 ok (or nothing to do); verify: 10 when it found problems
+};
+
+/// Run one command against <state_dir>/registry. Errors: BadInput for a
+/// refused operation or a bad model; a busy registry is recognised by
+/// isRegistryBusy().
+Expected<CommandResult> runRegistryCommand(const ToolContext& ctx, const RegistryCommand& c);
+
+}  // namespace cvgate
