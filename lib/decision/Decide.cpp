@@ -1,0 +1,273 @@
+#include "decision/Decide.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "common/ExitCodes.h"
+#include "common/Fs.h"
+#include "common/Sha256.h"
+#include "common/Strings.h"
+#include "common/Time.h"
+#include "report/Feed.h"
+
+namespace cvgate::decision {
+
+namespace fs = std::filesystem;
+
+json toJson(const Action& a) {
+  return json{{"type", a.type},
+              {"performed", a.performed},
+              {"ok", a.ok},
+              {"error", a.error.empty() ? json(nullptr) : json(a.error)},
+              {"from", a.from.empty() ? json(nullptr) : json(a.from)},
+              {"to", a.to.empty() ? json(nullptr) : json(a.to)},
+              {"at", a.at.empty() ? json(nullptr) : json(a.at)},
+              {"note", a.note}};
+}
+
+namespace {
+
+std::string shortSha(const std::string& s) { return s.empty() ? "(none)" : s.substr(0, 12); }
+
+RegistryFacts gatherRegistry(std::optional<Registry>& reg, const std::string& stateDir, double lockTimeoutS) {
+  RegistryFacts f;
+  RegistryOptions ro;
+  ro.lockTimeout = std::chrono::milliseconds(static_cast<long>(lockTimeoutS * 1000));
+  auto opened = Registry::open(stateDir, ro);
+  if (!opened.ok()) {
+    f.error = opened.error().message();
+    spdlog::warn("registry: {}", f.error);
+    return f;
+  }
+  reg.emplace(std::move(*opened));
+  f.available = true;
+  const auto& st = reg->state();
+  f.current = st.current;
+  f.candidate = st.candidate;
+  if (f.current) {
+    auto v = reg->verifyObject(f.current->sha256);
+    f.currentVerified = v.ok();
+    if (!v.ok()) f.currentProblem = v.error().message();
+  }
+  if (f.candidate) {
+    auto v = reg->verifyObject(f.candidate->sha256);
+    f.candidateVerified = v.ok();
+    if (!v.ok()) f.candidateProblem = v.error().message();
+  }
+  auto t = reg->rollbackTarget();
+  if (t.ok()) f.rollbackTarget = *t;
+  else f.rollbackTargetProblem = t.error().message();
+  return f;
+}
+
+std::vector<json> readVerdicts(const std::string& stateDir) {
+  std::vector<json> out;
+  for (const auto& name : listFeed(stateDir, "verdicts")) {
+    auto text = readFile(feedPath(stateDir, "verdicts", name));
+    if (!text.ok()) continue;
+    json j = json::parse(*text, nullptr, false);
+    if (!j.is_discarded() && j.is_object()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::vector<Report> readLatencyHistory(const std::string& stateDir) {
+  std::vector<Report> out;
+  for (const auto& name : listFeed(stateDir, "v1_latency_feed")) {
+    auto r = readReport(feedPath(stateDir, "v1_latency_feed", name), "cvgate.latency");
+    if (r.ok()) out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+Action act(std::optional<Registry>& reg, Verdict v, const std::string& cycleId, bool dryRun,
+           const RegistryFacts& facts) {
+  Action a;
+  if (v == Verdict::Pause) {
+    a.note = "none: production stays as it is";
+    return a;
+  }
+  a.type = v == Verdict::Go ? "deploy" : "rollback";
+  a.from = facts.current ? facts.current->sha256 : "";
+  if (dryRun) {
+    a.note = "dry run: would " + a.type + (v == Verdict::Go ? " candidate " + shortSha(facts.candidate ? facts.candidate->sha256 : "")
+                                                            : " to " + shortSha(facts.rollbackTarget ? facts.rollbackTarget->sha256 : ""));
+    a.to = v == Verdict::Go ? (facts.candidate ? facts.candidate->sha256 : "")
+                            : (facts.rollbackTarget ? facts.rollbackTarget->sha256 : "");
+    return a;
+  }
+  a.at = nowIsoUtc();
+  if (!reg) {
+    a.ok = false;
+    a.error = "registry unavailable";
+    a.note = a.type + " failed: " + a.error;
+    return a;
+  }
+  if (v == Verdict::Go) {
+    auto st = reg->deploy(cycleId);
+    if (!st.ok()) {
+      a.ok = false;
+      a.error = st.error().message();
+    }
+  } else {
+    auto e = reg->rollback(cycleId);
+    if (!e.ok()) {
+      a.ok = false;
+      a.error = e.error().message();
+    }
+  }
+  if (!a.ok) {
+    a.note = a.type + " failed: " + a.error + "; production unchanged";
+    spdlog::error("{}", a.note);
+    return a;
+  }
+  a.performed = true;
+  const auto& st = reg->state();
+  a.to = st.current ? st.current->sha256 : "";
+  a.note = (v == Verdict::Go ? "deployed " : "rolled back to ") +
+           (st.current ? st.current->name + " " + st.current->version + " (" + shortSha(a.to) + ")" : "(none)") +
+           ", replacing " + shortSha(a.from);
+  spdlog::info("{}", a.note);
+  return a;
+}
+
+}  // namespace
+
+Expected<DecideResult> runDecide(const ToolContext& ctx, const DecideOptions& opts) {
+  const auto now = opts.now.value_or(std::chrono::system_clock::now());
+  DecideResult r;
+  r.dryRun = opts.dryRun;
+  r.stateDir = ctx.stateDir;
+  PolicyInput& in = r.input;
+  in.cycleId = ctx.cycleId;
+  in.objectives = ctx.config.objectives;
+  in.decision = ctx.config.decision;
+
+  for (const auto& [kind, file] : opts.reportFiles) {
+    bool known = false;
+    for (const auto& s : reportSlots()) known = known || kind == s.kind;
+    if (!known) return internalError("report file for unknown kind '" + kind + "'");
+    if (!fs::exists(file)) return badInput("'" + file + "': no such report file");
+  }
+
+  // 1. The cycle's reports.
+  for (const auto& slot : reportSlots()) {
+    auto it = opts.reportFiles.find(slot.kind);
+    std::string path = it != opts.reportFiles.end() ? it->second : feedPath(ctx.stateDir, slot.channel, ctx.cycleId);
+    in.reports.push_back(loadReport(slot, path));
+    const auto& lr = in.reports.back();
+    if (lr.state != LoadedReport::State::Accepted) spdlog::warn("{}", lr.problem);
+  }
+
+  // 2. The registry.
+  std::optional<Registry> reg;
+  in.registry = gatherRegistry(reg, ctx.stateDir, ctx.config.decision.registryLockTimeoutS);
+
+  // 3. Which models the cycle is about; screen the reports against them.
+  std::string pinCurrent = ctx.config.models.currentSha256, pinCandidate = ctx.config.models.candidateSha256;
+  if (!ctx.options.current.empty() && pinCurrent.empty()) {
+    CVGATE_TRY_ASSIGN(sha, sha256File(ctx.options.current));
+    pinCurrent = sha;
+  }
+  if (!ctx.options.candidate.empty() && ctx.options.candidate != "none" && pinCandidate.empty()) {
+    CVGATE_TRY_ASSIGN(sha, sha256File(ctx.options.candidate));
+    pinCandidate = sha;
+  }
+  chooseSubjects(in, pinCurrent, pinCandidate);
+  screenReports(in, now);
+  for (const auto& lr : in.reports)
+    if (lr.state == LoadedReport::State::Refused) spdlog::warn("{}", lr.problem);
+
+  // 4. History and error budget.
+  in.history = countHistory(readVerdicts(ctx.stateDir), ctx.cycleId, in.currentSha, in.candidateSha);
+  auto latencyHistory = readLatencyHistory(ctx.stateDir);
+  for (const auto& lr : in.reports)
+    if (lr.kind == "cvgate.latency" && lr.state == LoadedReport::State::Accepted) latencyHistory.insert(latencyHistory.begin(), *lr.report);
+  in.budget = computeErrorBudget(latencyHistory, in.currentSha, in.objectives.maxErrorRate,
+                                 in.decision.errorBudgetWindowH, now);
+
+  // 5. The policy.
+  r.decision = evaluatePolicy(in);
+  spdlog::info("verdict {} for cycle {}", toString(r.decision.verdict), ctx.cycleId);
+
+  // 6. Act.
+  r.action = act(reg, r.decision.verdict, ctx.cycleId, opts.dryRun, in.registry);
+
+  // 7. Incidents.
+  {
+    std::vector<IncidentUpdate> open;
+    std::vector<std::string> resolved;
+    const auto& d = r.decision;
+    json gatesFailing = json::array();
+    for (const auto& g : d.gates)
+      if (g.group == "production" && g.status == Outcome::Fail)
+        gatesFailing.push_back({{"gate", g.id}, {"subject", g.subject}, {"value", g.value ? json(*g.value) : json(nullptr)},
+                                {"objective", g.objective ? json(*g.objective) : json(nullptr)}, {"reason", g.reason}});
+    if (d.productionBreach) {
+      IncidentUpdate u;
+      u.key = "production-breach";
+      u.what = d.noRollbackTarget ? "production breaching, no rollback target"
+               : d.verdict == Verdict::Rollback ? "production breached an objective; rolled back"
+                                                : "production breaches an objective";
+      u.evidence = {{"cycle_id", ctx.cycleId}, {"current_sha256", in.currentSha}, {"failing", gatesFailing},
+                    {"breach_streak", d.breachStreak}};
+      u.action = r.action.note;
+      open.push_back(u);
+    } else {
+      bool measured = true;
+      for (const auto& g : d.gates)
+        if (g.group == "production" && g.status == Outcome::Error) measured = false;
+      if (measured) resolved.push_back("production-breach");
+    }
+    if (d.cycleError || !r.action.ok) {
+      IncidentUpdate u;
+      u.key = "cycle-error";
+      u.what = !r.action.ok ? "the " + r.action.type + " failed" : "cycle could not be fully evaluated";
+      json problems = d.cycleProblems;
+      if (!r.action.ok) problems.push_back(r.action.note);
+      u.evidence = {{"cycle_id", ctx.cycleId}, {"problems", problems}};
+      u.action = r.action.note;
+      open.push_back(u);
+    } else {
+      resolved.push_back("cycle-error");
+    }
+    CVGATE_TRY_ASSIGN(ids, updateIncidents(ctx.stateDir, ctx.cycleId, open, resolved, opts.dryRun, nowIsoUtc()));
+    r.incidentIds = ids;
+  }
+
+  // 8. Innovation relay.
+  {
+    auto found = findDiscoveries(in, ctx.config);
+    CVGATE_TRY_ASSIGN(paths, publishDiscoveries(ctx.stateDir, ctx.cycleId, found, opts.dryRun));
+    r.relayPaths = paths;
+  }
+
+  // 9. Exit code: the verdict's, or 1 when the action it called for failed.
+  r.exitCode = r.action.ok ? exitCodeFor(r.decision.verdict) : exitcode::kInternal;
+
+  // 10. The verdict report: feed, deployment_verdict.md, --out/--explain, --prom, --html.
+  r.verdict = makeVerdictReport(ctx, r);
+  if (!opts.dryRun) {
+    CVGATE_TRY_ASSIGN(p, publishReport(ctx.stateDir, r.verdict));
+    r.verdictPath = p;
+    CVGATE_TRY(retainFeed(ctx.stateDir, "verdicts", ctx.config.feeds.retainCycles));
+  }
+  std::string md = opts.verdictMd.empty() ? (fs::path(ctx.stateDir) / "deployment_verdict.md").string() : opts.verdictMd;
+  if (md != "-") {
+    std::string dir = fs::path(md).parent_path().string();
+    CVGATE_TRY(atomicWriteFile(md, renderMarkdown(r, dir.empty() ? "." : dir)));
+    r.markdownPath = md;
+  }
+  // --explain goes to stdout in place of the JSON; with an explicit --out the
+  // JSON goes there (to stdout with "--out -", and the explanation to stderr).
+  const bool jsonToStdout = !opts.explain || (opts.outGiven && ctx.options.out == "-");
+  if (opts.explain) (jsonToStdout ? std::cerr : std::cout) << renderExplain(r);
+  if (!opts.explain || opts.outGiven) CVGATE_TRY(writeReport(ctx.options.out, r.verdict));
+  if (!opts.prom.empty()) CVGATE_TRY(atomicWriteFile(opts.prom, renderProm(r)));
+  if (!opts.html.empty()) CVGATE_TRY(atomicWriteFile(opts.html, renderDashboard(ctx.stateDir, ctx.config.objectives)));
+  return r;
+}
+
+}  // namespace cvgate::decision

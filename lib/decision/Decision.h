@@ -1,0 +1,165 @@
+// The deployment decision of DESIGN.md section 6: from the cycle's five
+// reports, the registry and the history of the feeds to GO, PAUSE or ROLLBACK.
+//
+// The policy itself (evaluatePolicy) is a pure function of a PolicyInput, so
+// that every combination of gates can be unit-tested without files. Loading
+// the reports, reading the history and acting on the registry live in
+// Decide.cpp (runDecide), the outputs (verdict JSON, deployment_verdict.md,
+// --explain, Prometheus, dashboard) in Render.cpp and Dashboard.cpp.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/Error.h"
+#include "config/Config.h"
+#include "registry/Registry.h"
+#include "report/Report.h"
+
+namespace cvgate::decision {
+
+enum class Verdict { Go, Pause, Rollback };
+std::string toString(Verdict v);
+/// 0 GO, 10 PAUSE, 20 ROLLBACK.
+int exitCodeFor(Verdict v);
+
+/// The five reports a cycle needs, in the order decide reads them.
+struct ReportSlot {
+  const char* kind;     ///< "cvgate.latency"
+  const char* channel;  ///< "v1_latency_feed"
+  const char* label;    ///< "latency" (short name for people)
+};
+const std::vector<ReportSlot>& reportSlots();
+
+/// One report as decide found it.
+struct LoadedReport {
+  enum class State {
+    Accepted,  ///< parsed, this cycle, fresh, same models
+    Missing,   ///< no file
+    Refused,   ///< unreadable, unknown schema, other cycle, stale, other models
+  };
+  std::string kind;                ///< "cvgate.latency"
+  std::string channel;             ///< feed channel
+  std::string path;                ///< where it was (to be) read
+  State state = State::Missing;
+  std::string problem;             ///< Missing/Refused: why, one line
+  std::optional<Report> report;    ///< parsed (also when refused for staleness etc.)
+  std::string sha256;              ///< sha256 of the file's bytes (empty when missing)
+};
+
+/// What the registry says, gathered before the policy runs.
+struct RegistryFacts {
+  bool available = false;          ///< the registry could be opened
+  std::string error;               ///< why not
+  std::optional<Entry> current;
+  std::optional<Entry> candidate;
+  bool currentVerified = false;    ///< current object's bytes match its sha256
+  std::string currentProblem;
+  bool candidateVerified = false;  ///< candidate object's bytes match its sha256
+  std::string candidateProblem;
+  std::optional<Entry> rollbackTarget; ///< Registry::rollbackTarget() when it succeeds
+  std::string rollbackTargetProblem;   ///< its error otherwise
+};
+
+/// Counted from the verdicts feed (earlier cycles only).
+struct HistoryFacts {
+  int passStreak = 0;              ///< previous consecutive cycles whose GO gates all passed, same models
+  int breachStreak = 0;            ///< previous consecutive cycles with a production breach, same current
+};
+
+/// Error budget of the current model over decision.error_budget_window_h,
+/// from the request and error counts of the latency feed's history.
+struct ErrorBudget {
+  double windowH = 0;              ///< window length, hours
+  int cycles = 0;                  ///< latency reports in the window that carried counts
+  double requests = 0;             ///< requests of the current model in the window
+  double errors = 0;               ///< failed requests of the current model in the window
+  double allowedErrors = 0;        ///< objectives.max_error_rate * requests
+  double consumed = 0;             ///< errors / allowedErrors (1 = used up)
+  double burnRate = 0;             ///< (errors / requests) / max_error_rate
+  bool known = false;              ///< requests > 0
+  bool exhausted = false;          ///< known && errors >= allowedErrors
+};
+
+/// One gate of DESIGN.md section 6.
+struct Gate {
+  std::string id;                  ///< "latency.p95", "env.verified", ...
+  std::string subject;             ///< "candidate", "current", ""
+  std::string group;               ///< "candidate" (GO), "production" (ROLLBACK), "policy"
+  Outcome status = Outcome::Error;
+  std::optional<double> value;
+  std::optional<double> objective;
+  std::string comparison;          ///< how value/interval must relate to the objective: "<", ">=", ""
+  std::string unit;
+  std::optional<std::pair<double, double>> ci;
+  std::string reason;              ///< one line for a person
+  json need;                       ///< inconclusive: how much more evidence
+  std::string source;              ///< "cvgate.latency", "registry", "verdicts", ...
+};
+
+/// Everything the policy looks at.
+struct PolicyInput {
+  std::string cycleId;
+  Objectives objectives;
+  DecisionConfig decision;
+  std::vector<LoadedReport> reports;  ///< screened (see screenReports)
+  RegistryFacts registry;
+  HistoryFacts history;
+  ErrorBudget budget;
+  std::string currentSha;          ///< the production model the cycle is about ("" unknown)
+  std::string candidateSha;        ///< the candidate the cycle is about ("" none)
+};
+
+/// The outcome of the policy.
+struct Decision {
+  Verdict verdict = Verdict::Pause;
+  std::vector<Gate> gates;
+  std::vector<std::string> reasons;
+  std::vector<std::string> whatWouldChange;
+  bool goGatesPass = false;        ///< every candidate gate passed this cycle (history counts these)
+  bool productionBreach = false;   ///< a production gate failed with confidence this cycle
+  bool cycleError = false;         ///< a report missing, refused or an error report; registry unavailable
+  int passStreak = 0;              ///< including this cycle
+  int breachStreak = 0;            ///< including this cycle
+  bool noRollbackTarget = false;   ///< breach confirmed but nothing verified to roll back to
+  std::vector<std::string> cycleProblems; ///< what made the cycle an errored one
+};
+
+/// Which models the cycle is about: pins first, else the registry, else the
+/// sha256 most reports name. Fills in.currentSha / in.candidateSha.
+void chooseSubjects(PolicyInput& in, const std::string& pinnedCurrent, const std::string& pinnedCandidate);
+
+/// Refuse reports of another cycle, older than max_report_age_s (or dated in
+/// the future), or naming other models than in.currentSha / in.candidateSha.
+/// Missing and unreadable reports stay as they were.
+void screenReports(PolicyInput& in, std::chrono::system_clock::time_point now);
+
+/// The policy: gates, verdict, reasons, what would change it.
+Decision evaluatePolicy(const PolicyInput& in);
+
+/// Read one report file for a slot: Missing when absent, Refused when it does
+/// not parse or is another kind (the problem says why). Not screened yet.
+LoadedReport loadReport(const ReportSlot& slot, const std::string& path);
+
+/// From earlier verdict records (JSON, oldest first; this cycle's own skipped):
+/// the pass streak for (current, candidate) and the breach streak for current.
+HistoryFacts countHistory(const std::vector<json>& verdicts, const std::string& cycleId,
+                          const std::string& currentSha, const std::string& candidateSha);
+
+/// Request and error counts a latency report carries for `subject`:
+/// results.<subject>.requests / results.<subject>.errors, else the sum over
+/// results.subjects.<subject>.scenarios.*.samples / .errors (profile-latency's
+/// layout), else the latency.error_rate check's detail.requests / detail.errors.
+std::optional<std::pair<double, double>> requestCounts(const Report& latency,
+                                                       const std::string& subject);
+
+/// Error budget from latency reports (any order; duplicates by cycle counted
+/// once) finished within the window before `now`, for the current model.
+ErrorBudget computeErrorBudget(const std::vector<Report>& latencyHistory, const std::string& currentSha,
+                               double maxErrorRate, double windowH,
+                               std::chrono::system_clock::time_point now);
+
+}  // namespace cvgate::decision

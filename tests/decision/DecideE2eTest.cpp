@@ -1,0 +1,340 @@
+// decide end to end: the binary on fixture reports in the feeds and a real
+// registry in a temporary state directory (fake model bytes: the registry
+// never loads a model). Checks exit codes, the verdict JSON, the
+// deployment_verdict.md, the registry after GO/ROLLBACK and after a dry run.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "DecisionFixtures.h"
+#include "common/Fs.h"
+#include "registry/Registry.h"
+#include "report/Feed.h"
+#include "../core/TempDir.h"
+
+using namespace cvgate;
+using namespace cvgate::decisiontest;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string binDir() {
+  const char* e = std::getenv("CVGATE_BIN_DIR");
+  return e && *e ? e : CVGATE_BIN_DIR;
+}
+
+std::string slurp(const std::string& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+  json j() const { return json::parse(out, nullptr, false); }
+};
+
+/// A state directory with a registry: current v1, known-good v0, candidate v2 staged.
+class DecideE2e : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state = tmp.file("state");
+    v0 = writeFakeModel(tmp.file("v0.pt"), 10);
+    v1 = writeFakeModel(tmp.file("v1.pt"), 11);
+    v2 = writeFakeModel(tmp.file("v2.pt"), 12);
+    auto reg = Registry::open(state);
+    ASSERT_TRUE(reg.ok()) << reg.error().message();
+    ASSERT_TRUE(reg->setCurrent(tmp.file("v0.pt"), "fashion-mlp-v0", "0", nullptr, "boot").ok());
+    ASSERT_TRUE(reg->stage(tmp.file("v1.pt"), "fashion-mlp-v1", "1", nullptr, "boot").ok());
+    ASSERT_TRUE(reg->deploy("boot").ok());
+    ASSERT_TRUE(reg->stage(tmp.file("v2.pt"), "fashion-cnn-v2", "2", nullptr, "boot").ok());
+    writeConfig("");
+  }
+
+  void writeConfig(const std::string& decisionExtra) {
+    std::ofstream(tmp.file("cvgate.toml")) << "state_dir = \"" << state << "\"\n"
+                                           << "[objectives]\nmin_compliance_uplift = 0.03\n"
+                                           << "[decision]\n" << decisionExtra << "\n";
+  }
+
+  Models models() const { return Models{v1, v2}; }
+
+  void publish(const std::vector<Report>& reports) {
+    for (const auto& r : reports) ASSERT_TRUE(publishReport(state, r).ok());
+  }
+
+  RunResult decide(const std::string& cycle, const std::string& extra = "") {
+    RunResult r;
+    std::string out = tmp.file("stdout"), err = tmp.file("stderr");
+    std::string cmd = binDir() + "/decide --config " + tmp.file("cvgate.toml") + " --cycle " + cycle + " " + extra +
+                      " >" + out + " 2>" + err;
+    int st = std::system(cmd.c_str());
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  RegistryState registry() {
+    auto reg = Registry::open(state);
+    EXPECT_TRUE(reg.ok());
+    return reg->state();
+  }
+
+  cvgate::testing::TempDir tmp;
+  std::string state, v0, v1, v2;
+};
+
+std::string str(const json& j) { return j.dump(); }
+
+}  // namespace
+
+TEST_F(DecideE2e, GoDeploysTheCandidateAndWritesTheVerdict) {
+  const std::string cycle = "20261125T2100Z-0001";
+  publish(cycleReports(cycle, models()));
+  auto r = decide(cycle, "--html " + tmp.file("dash.html") + " --prom " + tmp.file("cvgate.prom"));
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  json v = r.j();
+  ASSERT_FALSE(v.is_discarded()) << r.out;
+  EXPECT_EQ(v["schema"], "cvgate.verdict/1");
+  EXPECT_EQ(v["cycle_id"], cycle);
+  EXPECT_EQ(v["results"]["verdict"], "GO");
+  EXPECT_EQ(v["results"]["action"]["type"], "deploy");
+  EXPECT_EQ(v["results"]["action"]["performed"], true);
+  EXPECT_EQ(v["results"]["action"]["to"], v2);
+  EXPECT_EQ(v["results"]["reports"]["cvgate.latency"], feedPath(state, "v1_latency_feed", cycle));
+  EXPECT_EQ(v["subjects"]["candidate"]["sha256"], v2);
+  // The registry now serves the candidate; the old current is known-good.
+  auto st = registry();
+  ASSERT_TRUE(st.current);
+  EXPECT_EQ(st.current->sha256, v2);
+  EXPECT_FALSE(st.candidate);
+  ASSERT_FALSE(st.previous.empty());
+  EXPECT_EQ(st.previous.front().sha256, v1);
+  EXPECT_EQ(st.history.back().op, "deploy");
+  EXPECT_EQ(st.history.back().cycleId.value_or(""), cycle);
+  // The verdict is in the feed.
+  EXPECT_TRUE(fs::exists(feedPath(state, "verdicts", cycle)));
+  // deployment_verdict.md: one line, KPI table, reasons, actions, links.
+  std::string md = slurp(state + "/deployment_verdict.md");
+  EXPECT_NE(md.find("# Deployment verdict: GO"), std::string::npos) << md;
+  EXPECT_NE(md.find("**GO — candidate fashion-cnn-v2"), std::string::npos) << md;
+  EXPECT_NE(md.find("| KPI | Objective | Current | Candidate | Interval (candidate) | Status |"), std::string::npos);
+  EXPECT_NE(md.find("| P95 latency | < 500.0 ms | 4.0 ms | 6.0 ms | [5.5, 6.7] ms | pass |"), std::string::npos) << md;
+  EXPECT_NE(md.find("## What would change the verdict"), std::string::npos);
+  EXPECT_NE(md.find("deployed fashion-cnn-v2 2"), std::string::npos) << md;
+  EXPECT_NE(md.find("(feeds/v1_latency_feed/" + cycle + ".json)"), std::string::npos) << md;
+  // Prometheus textfile.
+  std::string prom = slurp(tmp.file("cvgate.prom"));
+  EXPECT_NE(prom.find("# TYPE cvgate_latency_p95_ms gauge"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("cvgate_latency_p95_ms{subject=\"candidate\"} 6"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("cvgate_verdict{verdict=\"GO\"} 1"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("cvgate_error_budget_remaining{subject=\"current\"} 1"), std::string::npos) << prom;
+  EXPECT_NE(slurp(tmp.file("dash.html")).find("<svg"), std::string::npos);
+}
+
+TEST_F(DecideE2e, DryRunLeavesRegistryAndFeedsUntouched) {
+  const std::string cycle = "20261125T2100Z-0002";
+  publish(cycleReports(cycle, models()));
+  std::string before = slurp(state + "/registry/state.json");
+  auto r = decide(cycle, "--dry-run");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.j()["results"]["verdict"], "GO");
+  EXPECT_EQ(r.j()["results"]["action"]["performed"], false);
+  EXPECT_EQ(r.j()["results"]["dry_run"], true);
+  EXPECT_EQ(slurp(state + "/registry/state.json"), before);
+  EXPECT_EQ(registry().current->sha256, v1);
+  EXPECT_FALSE(fs::exists(feedPath(state, "verdicts", cycle)));
+  EXPECT_NE(slurp(state + "/deployment_verdict.md").find("dry run"), std::string::npos);
+}
+
+TEST_F(DecideE2e, ProductionBreachRollsBackToTheKnownGood) {
+  const std::string cycle = "20261125T2100Z-0003";
+  auto reports = cycleReports(cycle, models());
+  setCheck(reports[1], "latency.p95", "current", Outcome::Fail, nullptr, "p95 812 ms (99% CI 790-840) >= 500 ms");
+  publish(reports);
+  auto r = decide(cycle);
+  ASSERT_EQ(r.code, 20) << r.err << r.out;
+  json v = r.j();
+  EXPECT_EQ(v["results"]["verdict"], "ROLLBACK");
+  EXPECT_EQ(v["results"]["action"]["type"], "rollback");
+  EXPECT_EQ(v["results"]["action"]["to"], v0);
+  EXPECT_EQ(registry().current->sha256, v0);
+  EXPECT_EQ(registry().history.back().op, "rollback");
+  // An incident is open and linked.
+  ASSERT_TRUE(v["results"]["incident"].is_string()) << str(v["results"]);
+  std::string id = v["results"]["incident"];
+  json inc = json::parse(slurp(feedPath(state, "incidents", id)));
+  EXPECT_TRUE(inc["resolved_at"].is_null());
+  EXPECT_NE(str(inc["evidence"]).find("p95 812 ms"), std::string::npos);
+  EXPECT_NE(str(inc["action"]).find("rolled back to fashion-mlp-v0"), std::string::npos) << str(inc);
+  std::string md = slurp(state + "/deployment_verdict.md");
+  EXPECT_NE(md.find("# Deployment verdict: ROLLBACK"), std::string::npos);
+  EXPECT_NE(md.find("feeds/incidents/" + id + ".json"), std::string::npos) << md;
+
+  // Next cycle: production (now v0) is healthy, the incident is resolved.
+  const std::string next = "20261125T2200Z-0004";
+  publish(cycleReports(next, Models{v0, v2}));
+  auto r2 = decide(next);
+  EXPECT_EQ(r2.code, 0) << r2.err << r2.out;  // v2 is still staged and passes
+  inc = json::parse(slurp(feedPath(state, "incidents", id)));
+  EXPECT_EQ(inc["resolved_cycle"], next);
+}
+
+TEST_F(DecideE2e, ProductionBreachWithoutKnownGoodPausesAndOpensAnIncident) {
+  // A registry with only a current model and a candidate.
+  cvgate::testing::TempDir other;
+  state = other.file("state");
+  auto reg = Registry::open(state);
+  ASSERT_TRUE(reg.ok());
+  ASSERT_TRUE(reg->setCurrent(tmp.file("v1.pt"), "fashion-mlp-v1", "1", nullptr, "boot").ok());
+  ASSERT_TRUE(reg->stage(tmp.file("v2.pt"), "fashion-cnn-v2", "2", nullptr, "boot").ok());
+  writeConfig("");
+  const std::string cycle = "20261125T2100Z-0005";
+  auto reports = cycleReports(cycle, models());
+  setCheck(reports[2], "compliance.regression", "current", Outcome::Fail);
+  publish(reports);
+  auto r = decide(cycle);
+  ASSERT_EQ(r.code, 10) << r.err;
+  json v = r.j();
+  EXPECT_NE(str(v["results"]["reasons"]).find("production breaching, no rollback target"), std::string::npos);
+  json inc = json::parse(slurp(feedPath(state, "incidents", v["results"]["incident"].get<std::string>())));
+  EXPECT_EQ(inc["what"], "production breaching, no rollback target");
+  EXPECT_EQ(registry().current->sha256, v1);
+}
+
+TEST_F(DecideE2e, InconclusiveIsPauseWithNeedAndExplainSaysWhy) {
+  const std::string cycle = "20261125T2100Z-0006";
+  auto reports = cycleReports(cycle, models());
+  setCheck(reports[1], "latency.valid", "candidate", Outcome::Inconclusive, json{{"samples", 900}},
+           "the load generator fell behind");
+  publish(reports);
+  auto r = decide(cycle, "--explain");
+  ASSERT_EQ(r.code, 10) << r.err;
+  EXPECT_TRUE(r.j().is_discarded()) << "--explain prints text in place of the JSON";
+  EXPECT_NE(r.out.find("[inconclusive] latency.valid (candidate)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("more evidence needed: {\"samples\":900}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Verdict: PAUSE"), std::string::npos) << r.out;
+  EXPECT_EQ(registry().current->sha256, v1);
+  json v = json::parse(slurp(feedPath(state, "verdicts", cycle)));
+  EXPECT_NE(str(v["results"]["what_would_change"]).find("900 more samples"), std::string::npos);
+  // --explain with --out: the JSON goes to the file.
+  auto r2 = decide(cycle, "--explain --dry-run --out " + tmp.file("v.json"));
+  EXPECT_EQ(r2.code, 10);
+  EXPECT_NE(r2.out.find("Verdict: PAUSE"), std::string::npos);
+  EXPECT_EQ(json::parse(slurp(tmp.file("v.json")))["results"]["verdict"], "PAUSE");
+}
+
+TEST_F(DecideE2e, MissingAndStaleReportsPauseWithReasons) {
+  const std::string cycle = "20261125T2100Z-0007";
+  auto reports = cycleReports(cycle, models());
+  reports[3].finishedAt = "2020-01-01T00:00:00Z";
+  reports.pop_back();  // no rollback report
+  publish(reports);
+  auto r = decide(cycle);
+  ASSERT_EQ(r.code, 10) << r.err;
+  std::string reasons = str(r.j()["results"]["reasons"]);
+  EXPECT_NE(reasons.find("stale"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("no rollback report"), std::string::npos) << reasons;
+  EXPECT_EQ(r.j()["results"]["report_problems"].size(), 2u);
+  EXPECT_TRUE(r.j()["results"]["incident"].is_string());  // an errored cycle is an incident
+}
+
+TEST_F(DecideE2e, ReportFilesOnTheCommandLineAndTamperedCandidate) {
+  const std::string cycle = "20261125T2100Z-0008";
+  auto reports = cycleReports(cycle, Models{v1, std::string(64, '7')});  // measured another candidate
+  std::string args;
+  const char* flags[] = {"--env-report", "--latency-report", "--compliance-report", "--integration-report",
+                         "--rollback-report"};
+  for (std::size_t i = 0; i < 5; ++i) {
+    std::string p = tmp.file("r" + std::to_string(i) + ".json");
+    ASSERT_TRUE(writeReport(p, reports[i]).ok());
+    args += std::string(" ") + flags[i] + " " + p;
+  }
+  auto r = decide(cycle, args);
+  ASSERT_EQ(r.code, 10) << r.err;
+  EXPECT_NE(str(r.j()["results"]["reasons"]).find("integrity"), std::string::npos);
+  EXPECT_EQ(r.j()["results"]["reports"]["cvgate.env"], tmp.file("r0.json"));
+  EXPECT_EQ(registry().current->sha256, v1);
+}
+
+TEST_F(DecideE2e, ConsecutivePassesAreCountedFromTheVerdictsFeed) {
+  writeConfig("consecutive_passes_for_go = 2");
+  const std::string c1 = "20261125T2100Z-0009", c2 = "20261125T2200Z-0010";
+  publish(cycleReports(c1, models()));
+  auto r1 = decide(c1);
+  ASSERT_EQ(r1.code, 10) << r1.err;
+  EXPECT_NE(str(r1.j()["results"]["reasons"]).find("1 consecutive passing cycle(s) of 2"), std::string::npos);
+  publish(cycleReports(c2, models()));
+  auto r2 = decide(c2);
+  ASSERT_EQ(r2.code, 0) << r2.out;
+  EXPECT_EQ(registry().current->sha256, v2);
+}
+
+TEST_F(DecideE2e, BadUsageIsExit2WithOneLine) {
+  auto r = decide("20261125T2100Z-0011", "--latency-report " + tmp.file("nope.json"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "decide: error: '" + tmp.file("nope.json") + "': no such report file\n");
+  auto r2 = decide("bad/cycle");
+  EXPECT_EQ(r2.code, 2);
+  EXPECT_NE(r2.err.find("decide: error: cycle id 'bad/cycle'"), std::string::npos) << r2.err;
+  auto r3 = decide("x", "--no-such-flag");
+  EXPECT_EQ(r3.code, 2);
+}
+
+TEST_F(DecideE2e, BusyRegistryIsPauseAndTheVerdictIsStillWritten) {
+  writeConfig("registry_lock_timeout_s = 0");
+  const std::string cycle = "20261125T2100Z-0012";
+  publish(cycleReports(cycle, models()));
+  // Another process (this one) holds the registry lock: decide cannot act, so no GO.
+  std::string lock = state + "/registry/registry.lock";
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  auto r = decide(cycle);
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  ASSERT_EQ(r.code, 10) << r.err << r.out;
+  json v = r.j();
+  EXPECT_EQ(v["results"]["verdict"], "PAUSE");
+  EXPECT_NE(str(v["results"]["reasons"]).find("registry unavailable"), std::string::npos) << str(v["results"]);
+  EXPECT_TRUE(fs::exists(feedPath(state, "verdicts", cycle)));
+  EXPECT_EQ(registry().current->sha256, v1);
+}
+
+TEST_F(DecideE2e, OutputsValidateAgainstTheirJsonSchemas) {
+  if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3";
+  if (std::system("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0) GTEST_SKIP() << "no jsonschema";
+  const std::string cycle = "20261125T2100Z-0013";
+  auto reports = cycleReports(cycle, models());
+  setCheck(reports[1], "latency.p95", "current", Outcome::Fail);
+  reports[2].results["candidate"]["temperature"] = 1.5;
+  publish(reports);
+  auto r = decide(cycle);
+  ASSERT_EQ(r.code, 20) << r.err;
+  std::string src = CVGATE_SOURCE_DIR;
+  std::ofstream(tmp.file("v.json")) << r.out;
+  auto validate = [&](const std::string& schema, const std::string& file) {
+    std::string cmd = "/usr/bin/python3 -c 'import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), "
+                      "json.load(open(sys.argv[1])))' " + src + "/schemas/" + schema + " " + file + " 2>" + tmp.file("py.err");
+    int st = std::system(cmd.c_str());
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? std::string() : slurp(tmp.file("py.err"));
+  };
+  EXPECT_EQ(validate("cvgate.verdict.schema.json", tmp.file("v.json")), "");
+  std::string inc = feedPath(state, "incidents", r.j()["results"]["incident"].get<std::string>());
+  EXPECT_EQ(validate("cvgate.incident.schema.json", inc), "");
+  auto relay = listFeed(state, "innovation_relay");
+  ASSERT_FALSE(relay.empty());
+  EXPECT_EQ(validate("cvgate.relay.schema.json", feedPath(state, "innovation_relay", relay[0])), "");
+  // And a schema that is wrong for the record fails (the check can fail).
+  EXPECT_NE(validate("cvgate.incident.schema.json", tmp.file("v.json")), "");
+}
