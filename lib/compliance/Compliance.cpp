@@ -320,7 +320,6 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
 
   // Temperature patches: relay those that lower ECE by the margin.
   json patches = json::array();
-  int relayN = 0;
   auto patch = [&](const char* role, const Model& model, const SubjectMetrics& m) -> Status {
     if (!std::isfinite(m.temperature) || !std::isfinite(m.ece) || !std::isfinite(m.eceAfterTemperature))
       return okStatus();
@@ -329,25 +328,9 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
               {"temperature", m.temperature}, {"ece_before", m.ece},
               {"ece_after", m.eceAfterTemperature}, {"ece_gain", gain},
               {"nll_before", m.nll}, {"nll_after", m.nllAfterTemperature},
-              {"margin", cc.temperatureMargin}, {"recommended", gain >= cc.temperatureMargin},
-              {"relayed", nullptr}};
-    if (gain >= cc.temperatureMargin && ctx.options.publish) {
-      json rec = {{"schema", "cvgate.relay/1"}, {"kind", "calibration-temperature"},
-                  {"tool", kTool}, {"cycle_id", ctx.cycleId}, {"subject", role},
-                  {"model", model.manifest().name}, {"sha256", model.sha256()},
-                  {"temperature", m.temperature},
-                  {"ece_before", m.ece}, {"ece_after", m.eceAfterTemperature},
-                  {"nll_before", m.nll}, {"nll_after", m.nllAfterTemperature},
-                  {"calibration_images", m.calibrationUsed}, {"evaluation_images", m.n},
-                  {"dataset_sha256", ds->sha256()},
-                  {"message", "divide the logits of '" + model.manifest().name + "' by " +
-                                  fmtNum(m.temperature, 4) + " before the softmax: ECE " +
-                                  fmtNum(m.ece, 4) + " -> " + fmtNum(m.eceAfterTemperature, 4)}};
-      CVGATE_TRY_ASSIGN(path, publishJson(ctx.stateDir, "innovation_relay",
-                                          ctx.cycleId + "-compliance-" + std::to_string(++relayN), rec));
-      spdlog::info("relayed temperature patch for '{}' to {}", model.manifest().name, path);
-      p["relayed"] = path;
-    }
+              {"margin", cc.temperatureMargin}, {"recommended", gain >= cc.temperatureMargin}};
+    // decide relays recommended patches to innovation_relay, deduplicated
+    // across cycles: one owner of the relay feed, one record format.
     patches.push_back(p);
     return okStatus();
   };

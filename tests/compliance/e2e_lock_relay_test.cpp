@@ -66,33 +66,24 @@ TEST(EvalComplianceLock, RegressionAgainstTheBlessedFigure) {
   EXPECT_EQ(c["status"], "inconclusive");
 }
 
-TEST(EvalComplianceRelay, TemperaturePatchRelayedOnlyWithPublish) {
+TEST(EvalComplianceRelay, TemperaturePatchIsRecommendedAndLeftToDecideToRelay) {
   TempDir t;
   setup(t);
   std::string cfg = writeConfig(t, "temperature_margin = 0.05\n");
-  auto quiet = runTool(t, "--config '" + cfg + "' --candidate none --cycle c-1");
-  ASSERT_TRUE(quiet.report.is_object()) << quiet.err;
-  const auto& patches = quiet.report["results"]["temperature_patches"];
+  auto pub = runTool(t, "--config '" + cfg + "' --candidate none --cycle c-2 --publish");
+  ASSERT_TRUE(pub.report.is_object()) << pub.err;
+  const auto& patches = pub.report["results"]["temperature_patches"];
   ASSERT_EQ(patches.size(), 1u);
   EXPECT_TRUE(patches[0]["recommended"].get<bool>()) << patches.dump();
   EXPECT_GT(patches[0]["temperature"].get<double>(), 1.0);  // overconfident: soften
-  EXPECT_TRUE(patches[0]["relayed"].is_null());
+  EXPECT_LT(patches[0]["ece_after"].get<double>() + 0.05, patches[0]["ece_before"].get<double>() + 1e-12);
+  EXPECT_TRUE(fs::exists(t.file("state/feeds/v1_compliance_feed/c-2.json")));
+  // decide owns the relay feed (deduplicated across cycles); the tool writes none.
   EXPECT_FALSE(fs::exists(t.file("state/feeds/innovation_relay")));
 
-  auto pub = runTool(t, "--config '" + cfg + "' --candidate none --cycle c-2 --publish");
-  ASSERT_TRUE(pub.report.is_object()) << pub.err;
-  EXPECT_TRUE(fs::exists(t.file("state/feeds/v1_compliance_feed/c-2.json")));
-  std::string relay = t.file("state/feeds/innovation_relay/c-2-compliance-1.json");
-  ASSERT_TRUE(fs::exists(relay));
-  auto rec = nlohmann::json::parse(slurp(relay));
-  EXPECT_EQ(rec["schema"], "cvgate.relay/1");
-  EXPECT_EQ(rec["kind"], "calibration-temperature");
-  EXPECT_EQ(rec["subject"], "current");
-  EXPECT_LT(rec["ece_after"].get<double>() + 0.05, rec["ece_before"].get<double>() + 1e-12);
-
-  // A margin no temperature can meet: nothing relayed.
+  // A margin no temperature can meet: not recommended.
   std::string strict = writeConfig(t, "temperature_margin = 0.99\n");
-  auto none = runTool(t, "--config '" + strict + "' --candidate none --cycle c-3 --publish");
+  auto none = runTool(t, "--config '" + strict + "' --candidate none --cycle c-3");
   ASSERT_TRUE(none.report.is_object()) << none.err;
-  EXPECT_FALSE(fs::exists(t.file("state/feeds/innovation_relay/c-3-compliance-1.json")));
+  EXPECT_FALSE(none.report["results"]["temperature_patches"][0]["recommended"].get<bool>());
 }
