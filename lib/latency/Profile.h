@@ -1,0 +1,41 @@
+// profile-latency as one library call: measure the current and candidate
+// models in one run (scenarios, throughput search, memory, operator
+// profile), optionally sweep the settings an operator can change and emit
+// the best as a patch. The tool's main binds flags to ProfileOptions.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/Error.h"
+#include "report/Report.h"
+#include "report/ToolContext.h"
+
+namespace cvgate::latency {
+
+/// Flag overrides of the [latency] config section; unset: the config's value.
+struct ProfileOptions {
+  std::optional<std::string> scenario;     ///< --scenario
+  std::optional<double> offeredRps;        ///< --offered-rps
+  std::optional<double> durationS;         ///< --duration
+  std::optional<int> workers;              ///< --workers
+  std::optional<int> maxBatch;             ///< --max-batch
+  std::optional<double> batchWindowMs;     ///< --batch-window-ms
+  std::optional<bool> search;              ///< --search / --no-search
+  std::optional<bool> sweep;               ///< --sweep
+  std::optional<bool> profileOperators;    ///< --no-profile turns it off
+  std::string chromeTrace;                 ///< --chrome-trace FILE
+  std::string patchOut;                    ///< --patch-out DIR
+  bool noop = false;                       ///< --noop: measure the generator on a no-op SUT
+};
+
+/// Validate the options against the config (an unknown scenario, a rate
+/// <= 0, ... are BadInput errors) and run. The report is complete but not
+/// written; a relay record is published with --publish when a patch beats
+/// the current setting by latency.patch_margin.
+Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o);
+
+/// The --gemm-bench figure as JSON: single-core float32 GEMM GFLOP/s.
+json gemmBenchJson(int n, double seconds);
+
+}  // namespace cvgate::latency

@@ -1,0 +1,317 @@
+#include "latency/Summary.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/Strings.h"
+#include "stats/Stats.h"
+
+namespace cvgate::latency {
+
+namespace {
+
+json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json quantileJson(const std::vector<double>& sorted, double p, double confidence) {
+  auto q = stats::quantileCI(sorted, p, confidence);
+  return {{"value_ms", num(q.value)}, {"ci_ms", {num(q.lo), num(q.hi)}}, {"bounded", q.bounded}};
+}
+
+json stageJson(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return {{"mean_ms", nullptr}, {"p95_ms", nullptr}};
+  return {{"mean_ms", stats::mean(v)}, {"p95_ms", stats::quantileCI(v, 0.95, 0.95).value}};
+}
+
+std::string pct(double c) { return fmtNum(c * 100.0, 0) + "%"; }
+
+}  // namespace
+
+json runToJson(const RunResult& r, double confidence) {
+  const auto lat = r.sortedLatencies();
+  json j;
+  j["scenario"] = toString(r.settings.scenario);
+  j["offered_rps"] = r.settings.scenario == Scenario::Server ? json(r.settings.offeredRps) : json(nullptr);
+  j["arrival_rps"] = r.settings.scenario == Scenario::Server ? json(r.arrivalRps) : json(nullptr);
+  j["achieved_rps"] = r.achievedRps;
+  j["duration_s"] = r.elapsedS;
+  j["samples"] = r.requests.size();
+  j["errors"] = r.errors;
+  j["error_kinds"] = r.errorKinds;
+  j["workers"] = r.settings.workers;
+  j["max_batch"] = r.settings.maxBatch;
+  j["batch_window_ms"] = r.settings.batchWindowMs;
+  j["mean_batch"] = r.meanBatch;
+  json p;
+  p["p50"] = quantileJson(lat, 0.50, confidence);
+  p["p90"] = quantileJson(lat, 0.90, confidence);
+  p["p95"] = quantileJson(lat, 0.95, confidence);
+  p["p99"] = quantileJson(lat, 0.99, confidence);
+  p["max"] = {{"value_ms", lat.empty() ? json(nullptr) : json(lat.back())}};
+  j["percentiles"] = p;
+  j["confidence"] = confidence;
+  std::vector<double> queue, pre, fwd, post, delay;
+  for (const auto& q : r.requests) {
+    queue.push_back(q.startMs - q.scheduledMs);
+    pre.push_back(q.preprocessMs);
+    fwd.push_back(q.forwardMs);
+    post.push_back(q.postprocessMs);
+    delay.push_back(q.issuedMs - q.scheduledMs);
+  }
+  j["stages"] = {{"queue", stageJson(queue)}, {"preprocess", stageJson(pre)},
+                 {"forward", stageJson(fwd)}, {"postprocess", stageJson(post)}};
+  std::sort(delay.begin(), delay.end());
+  j["issue_delay"] = {{"p50_ms", delay.empty() ? json(nullptr) : json(stats::quantileCI(delay, 0.5, 0.95).value)},
+                      {"p99_ms", r.settings.scenario == Scenario::Server ? json(r.issueDelayP99Ms) : json(nullptr)},
+                      {"max_ms", delay.empty() ? json(nullptr) : json(delay.back())},
+                      {"bound_p99_ms", r.settings.maxIssueDelayMs}};
+  j["valid"] = r.valid;
+  j["invalid_reason"] = r.invalidReason;
+  j["saturated"] = r.saturated;
+  j["saturation_reason"] = r.saturationReason;
+  j["latency_growth_ms_per_s"] = r.growthMsPerS;
+  return j;
+}
+
+Check p95Check(const RunResult& r, const Objectives& o, const std::string& subject) {
+  const auto lat = r.sortedLatencies();
+  const auto q = stats::quantileCI(lat, 0.95, o.confidence);
+  Check c;
+  c.id = "latency.p95";
+  c.subject = subject;
+  c.unit = "ms";
+  c.threshold = o.p95LatencyMs;
+  if (std::isfinite(q.value)) c.value = q.value;
+  if (std::isfinite(q.lo) || std::isfinite(q.hi)) c.ci = std::make_pair(q.lo, q.hi);
+  const std::string where = toString(r.settings.scenario) +
+      (r.settings.scenario == Scenario::Server ? " at " + fmtNum(r.settings.offeredRps, 1) + "/s" : "");
+  const std::string ci = " (" + pct(o.confidence) + " CI " + fmtNum(q.lo, 2) + "-" + fmtNum(q.hi, 2) + ")";
+  if (r.saturated) {
+    c.status = Outcome::Fail;
+    c.message = "p95 " + fmtNum(q.value, 2) + " ms " + where + " and growing: " + r.saturationReason;
+  } else if (q.hi < o.p95LatencyMs) {
+    c.status = Outcome::Pass;
+    c.message = "p95 " + fmtNum(q.value, 2) + " ms" + ci + " < " + fmtNum(o.p95LatencyMs, 1) + " ms, " + where;
+  } else if (q.lo >= o.p95LatencyMs) {
+    c.status = Outcome::Fail;
+    c.message = "p95 " + fmtNum(q.value, 2) + " ms" + ci + " >= " + fmtNum(o.p95LatencyMs, 1) + " ms, " + where;
+  } else {
+    c.status = Outcome::Inconclusive;
+    const auto need = stats::samplesToDecide(lat, 0.95, o.confidence, o.p95LatencyMs);
+    c.need = {{"samples", need}};
+    c.message = "p95 " + fmtNum(q.value, 2) + " ms" + ci + " straddles " + fmtNum(o.p95LatencyMs, 1) +
+                " ms with " + std::to_string(lat.size()) + " samples; about " + std::to_string(need) +
+                " needed";
+  }
+  return c;
+}
+
+namespace {
+/// Samples at which the one-sided CP upper bound would fall below the objective
+/// at the observed error fraction (0 errors: the rule of three's exact form).
+std::size_t errorSamplesNeeded(std::size_t k, std::size_t n, double objective, double confidence) {
+  const double frac = n ? static_cast<double>(k) / static_cast<double>(n) : 0.0;
+  if (frac >= objective) return stats::kSampleCap;
+  for (std::size_t m = std::max<std::size_t>(n, 1); m < stats::kSampleCap; m = m + m / 8 + 1) {
+    auto km = static_cast<std::uint64_t>(std::llround(frac * static_cast<double>(m)));
+    if (stats::clopperPearsonUpper(km, m, confidence) < objective) return m;
+  }
+  return stats::kSampleCap;
+}
+}  // namespace
+
+Check errorRateCheck(const RunResult& r, const Objectives& o, const std::string& subject) {
+  const std::size_t n = r.requests.size(), k = r.errors;
+  Check c;
+  c.id = "latency.error_rate";
+  c.subject = subject;
+  c.unit = "fraction";
+  c.threshold = o.maxErrorRate;
+  const double frac = n ? static_cast<double>(k) / static_cast<double>(n) : 0.0;
+  c.value = frac;
+  const double ub = stats::clopperPearsonUpper(k, n, o.confidence);
+  const double lb = stats::clopperPearson(k, n, 2 * o.confidence - 1).lo;  // one-sided lower at `confidence`
+  c.ci = std::make_pair(lb, ub);
+  std::string kinds;
+  for (const auto& [kind, cnt] : r.errorKinds) kinds += (kinds.empty() ? "" : ", ") + kind + " " + std::to_string(cnt);
+  const std::string base = std::to_string(k) + "/" + std::to_string(n) + " errors" +
+                           (kinds.empty() ? "" : " (" + kinds + ")") + ", upper bound " + fmtNum(ub, 4);
+  if (ub < o.maxErrorRate) {
+    c.status = Outcome::Pass;
+    c.message = base + " < " + fmtNum(o.maxErrorRate, 4);
+  } else if (lb > o.maxErrorRate) {
+    c.status = Outcome::Fail;
+    c.message = base + "; lower bound " + fmtNum(lb, 4) + " > " + fmtNum(o.maxErrorRate, 4);
+  } else {
+    c.status = Outcome::Inconclusive;
+    const auto need = errorSamplesNeeded(k, n, o.maxErrorRate, o.confidence);
+    c.need = {{"samples", need}};
+    c.message = base + " not below " + fmtNum(o.maxErrorRate, 4) + "; about " + std::to_string(need) +
+                " samples needed";
+  }
+  return c;
+}
+
+Check validCheck(const RunResult& r, const std::string& subject) {
+  Check c;
+  c.id = "latency.valid";
+  c.subject = subject;
+  c.unit = "ms";
+  c.value = r.issueDelayP99Ms;
+  c.threshold = r.settings.maxIssueDelayMs;
+  if (r.valid) {
+    c.status = Outcome::Pass;
+    c.message = r.settings.scenario == Scenario::Server
+                    ? "the generator kept up: issue delay p99 " + fmtNum(r.issueDelayP99Ms, 3) + " ms <= " +
+                          fmtNum(r.settings.maxIssueDelayMs, 1) + " ms"
+                    : toString(r.settings.scenario) + ": closed-loop, no schedule to fall behind";
+  } else {
+    c.status = Outcome::Inconclusive;
+    c.message = r.invalidReason + "; the run is invalid, its figures are not evidence";
+    c.need = {{"valid_run", true}};
+  }
+  return c;
+}
+
+Outcome runMeetsObjectives(const RunResult& r, const Objectives& o) {
+  if (r.saturated) return Outcome::Fail;
+  const Outcome p = p95Check(r, o, "").status, e = errorRateCheck(r, o, "").status;
+  if (p == Outcome::Fail || e == Outcome::Fail) return Outcome::Fail;
+  if (!r.valid) return Outcome::Inconclusive;
+  return worst(p, e);
+}
+
+ThroughputResult searchThroughput(const std::function<Expected<RunResult>(double)>& run,
+                                  double startRps, double minRps, const Objectives& o,
+                                  const SearchSettings& s, const RunResult* first, double confidence) {
+  ThroughputResult t;
+  auto measure = [&](double rate, const RunResult* given) -> Outcome {
+    SearchStep st;
+    st.offeredRps = rate;
+    Expected<RunResult> r = given ? Expected<RunResult>(*given) : run(rate);
+    if (!r.ok()) {
+      st.outcome = Outcome::Error;
+      st.why = r.error().message();
+      t.steps.push_back(st);
+      return Outcome::Error;
+    }
+    st.outcome = runMeetsObjectives(*r, o);
+    const Check p = p95Check(*r, o, ""), e = errorRateCheck(*r, o, "");
+    st.why = r->saturated ? r->saturationReason : !r->valid ? r->invalidReason
+             : p.status != Outcome::Pass ? p.message : e.message;
+    if (st.outcome == Outcome::Inconclusive) {
+      std::size_t need = 0;
+      if (p.need.contains("samples")) need = std::max(need, p.need["samples"].get<std::size_t>());
+      if (e.need.contains("samples")) need = std::max(need, e.need["samples"].get<std::size_t>());
+      st.needSamples = need;
+    }
+    st.run = runToJson(*r, confidence);
+    st.run.erase("stages");
+    spdlog::info("  {:.1f}/s offered: {} (p95 {:.2f} ms, {:.1f}/s completed{})", rate, toString(st.outcome),
+                 st.run["percentiles"]["p95"]["value_ms"].is_number() ? st.run["percentiles"]["p95"]["value_ms"].get<double>() : 0.0,
+                 r->achievedRps, r->saturated ? ", saturated" : "");
+    if (st.outcome == Outcome::Pass && rate > t.bestRps) {
+      t.bestRps = rate;
+      t.bestAchievedRps = r->achievedRps;
+    }
+    t.steps.push_back(st);
+    return st.outcome;
+  };
+  double lo = 0, hi = 0;  // highest passing, lowest non-passing
+  Outcome o0 = measure(startRps, first);
+  if (o0 == Outcome::Error) return t;
+  if (o0 == Outcome::Pass) {
+    lo = startRps;
+    double r = startRps;
+    for (int k = 0; k < s.doublingSteps; ++k) {
+      r *= 2;
+      Outcome oc = measure(r, nullptr);
+      if (oc == Outcome::Error) return t;
+      if (oc != Outcome::Pass) {
+        hi = r;
+        break;
+      }
+      lo = r;
+    }
+  } else {
+    hi = startRps;
+    double r = startRps;
+    for (int k = 0; k < s.doublingSteps && r > minRps * 1.0001; ++k) {
+      // The last step lands on the minimum, so the check can be settled.
+      r = k == s.doublingSteps - 1 ? minRps : std::max(r / 2, minRps);
+      Outcome oc = measure(r, nullptr);
+      if (oc == Outcome::Error) return t;
+      if (oc == Outcome::Pass) {
+        lo = r;
+        break;
+      }
+      hi = r;
+    }
+  }
+  if (lo > 0 && hi > 0) {
+    for (int k = 0; k < s.bisectSteps && hi / lo > 1.1; ++k) {
+      const double mid = std::sqrt(lo * hi);
+      Outcome oc = measure(mid, nullptr);
+      if (oc == Outcome::Error) return t;
+      if (oc == Outcome::Pass) lo = mid;
+      else hi = mid;
+    }
+  }
+  return t;
+}
+
+Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std::string& subject) {
+  Check c;
+  c.id = "latency.throughput";
+  c.subject = subject;
+  c.unit = "1/s";
+  c.threshold = o.minThroughputRps;
+  c.value = t.bestRps;
+  const std::string minS = fmtNum(o.minThroughputRps, 1) + "/s";
+  if (t.bestRps >= o.minThroughputRps) {
+    c.status = Outcome::Pass;
+    const bool capped = !t.steps.empty() && t.steps.back().outcome == Outcome::Pass &&
+                        t.steps.back().offeredRps == t.bestRps;
+    c.message = "objectives met at up to " + fmtNum(t.bestRps, 1) + "/s offered (" +
+                std::to_string(t.steps.size()) + " runs searched" +
+                (capped ? "; the search bound was reached, capacity is higher" : "") + ") >= " + minS;
+    return c;
+  }
+  for (const auto& st : t.steps) {
+    if (st.outcome == Outcome::Error) {
+      c.status = Outcome::Error;
+      c.message = "a search run failed: " + st.why;
+      return c;
+    }
+  }
+  // A decisive miss at or below the minimum rate is a fail.
+  for (const auto& st : t.steps) {
+    if (st.outcome == Outcome::Fail && st.offeredRps <= o.minThroughputRps * 1.0001) {
+      c.status = Outcome::Fail;
+      c.message = "at " + fmtNum(st.offeredRps, 1) + "/s offered (<= " + minS + ") the objectives are missed: " + st.why;
+      return c;
+    }
+  }
+  c.status = Outcome::Inconclusive;
+  std::size_t need = 0;
+  for (const auto& st : t.steps)
+    if (st.offeredRps <= o.minThroughputRps * 1.0001 || st.offeredRps >= o.minThroughputRps)
+      need = std::max(need, st.needSamples);
+  if (need > 0) c.need = {{"samples", need}};
+  else c.need = {{"valid_run", true}};
+  c.message = "no run settled whether " + minS + " meets the objectives" +
+              (t.steps.empty() ? std::string() : ": " + t.steps.back().why);
+  return c;
+}
+
+json toJson(const ThroughputResult& t) {
+  json steps = json::array();
+  for (const auto& s : t.steps)
+    steps.push_back({{"offered_rps", s.offeredRps}, {"outcome", toString(s.outcome)}, {"why", s.why},
+                     {"need_samples", s.needSamples}, {"run", s.run}});
+  return {{"best_rps", t.bestRps}, {"best_achieved_rps", t.bestAchievedRps}, {"steps", steps}};
+}
+
+}  // namespace cvgate::latency

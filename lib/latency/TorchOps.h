@@ -1,0 +1,61 @@
+// The torch side of profile-latency behind a torch-free header: model
+// variants (frozen + inference-optimised, bfloat16, int8 dynamic), the
+// operator-level profile of the forward pass, and the single-core GEMM rate.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/Error.h"
+#include "data/Dataset.h"
+#include "runtime/Runtime.h"
+
+namespace cvgate::latency {
+
+/// A transformed copy of a model, or why it cannot be made here.
+struct Variant {
+  std::shared_ptr<Model> model;    ///< null when unavailable
+  std::string unavailable;         ///< why not (empty when made)
+  std::string note;                ///< what was done
+};
+
+/// transform: "frozen" (torch::jit::freeze + optimize_for_inference),
+/// "bf16" (weights and compute in bfloat16, float in and out, then frozen),
+/// "int8-dynamic" (int8 dynamic quantisation of linear layers).
+Variant makeVariant(const Model& base, const std::string& transform);
+
+/// at::globalContext().supportedQEngines(), as names.
+std::vector<std::string> quantizedEngines();
+
+struct OperatorStat {
+  std::string name;
+  double selfMs = 0;               ///< total self time over the profiled calls
+  double totalMs = 0;              ///< total inclusive time
+  std::int64_t calls = 0;
+};
+struct OperatorProfile {
+  std::vector<OperatorStat> top;   ///< by self time, descending
+  double profiledMs = 0;           ///< sum of self times of every operator
+  int iterations = 0;
+  int batch = 0;
+  std::string chromeTrace;         ///< the file written, if any
+};
+
+/// Profile `iterations` forward passes of batches of `batch` preprocessed
+/// images with libtorch's (legacy) profiler; keep the `topN` operators by
+/// self time. chromeTrace non-empty: also write a Chrome trace there.
+Expected<OperatorProfile> profileOperators(const Model& model, const std::vector<Image>& images,
+                                           int batch, int iterations, std::size_t topN,
+                                           const std::string& chromeTrace);
+
+/// Single-thread float32 GEMM (at::mm, n x n) rate in GFLOP/s over ~seconds.
+struct GemmResult {
+  int n = 0;
+  double gflops = 0;
+  std::int64_t iterations = 0;
+  double seconds = 0;
+};
+GemmResult gemmBench(int n, double seconds);
+
+}  // namespace cvgate::latency

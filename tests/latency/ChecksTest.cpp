@@ -1,0 +1,154 @@
+// The latency checks on runs with known latencies: the P95 bound against
+// exact binomial ranks, the three outcomes, the Clopper-Pearson error bound,
+// an invalid generator run.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "latency/Summary.h"
+
+using namespace cvgate;
+using namespace cvgate::latency;
+
+namespace {
+
+/// A run whose i-th latency is values[i] ms (scheduled at i ms).
+RunResult runWith(const std::vector<double>& values, std::size_t errors = 0) {
+  RunResult r;
+  r.settings.scenario = Scenario::Server;
+  r.settings.offeredRps = 100;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    RequestRecord q;
+    q.scheduledMs = q.issuedMs = q.startMs = static_cast<double>(i);
+    q.endMs = q.scheduledMs + values[i];
+    q.ok = i >= errors;
+    if (!q.ok) q.errorKind = "exception";
+    r.requests.push_back(q);
+  }
+  r.errors = errors;
+  if (errors) r.errorKinds["exception"] = errors;
+  return r;
+}
+
+std::vector<double> oneTo(std::size_t n) {
+  std::vector<double> v;
+  for (std::size_t i = 1; i <= n; ++i) v.push_back(static_cast<double>(i));
+  return v;
+}
+
+/// P(B >= u), B ~ Binomial(n, p), summed exactly in log space.
+double upperTail(std::size_t n, double p, std::size_t u) {
+  double s = 0;
+  for (std::size_t k = u; k <= n; ++k) {
+    const double lk = std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) +
+                      k * std::log(p) + (n - k) * std::log1p(-p);
+    s += std::exp(lk);
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST(Checks, P95UpperBoundIsTheExactBinomialRank) {
+  const std::size_t n = 1000;
+  auto r = runWith(oneTo(n));
+  Objectives o;
+  o.confidence = 0.95;
+  o.p95LatencyMs = 5000;
+  auto c = p95Check(r, o, "current");
+  ASSERT_TRUE(c.ci);
+  // Latency i has rank i, so the bound's value is its rank: the smallest u
+  // with P(B >= u) <= 0.025.
+  std::size_t u = static_cast<std::size_t>(0.95 * n);
+  while (upperTail(n, 0.95, u) > 0.025) ++u;
+  EXPECT_DOUBLE_EQ(c.ci->second, static_cast<double>(u));
+  EXPECT_GT(upperTail(n, 0.95, u - 1), 0.025);
+  EXPECT_DOUBLE_EQ(*c.value, 950.0);  // nearest rank ceil(0.95 * 1000)
+  EXPECT_EQ(c.status, Outcome::Pass);
+}
+
+TEST(Checks, P95ThreeOutcomes) {
+  auto r = runWith(oneTo(1000));
+  Objectives o;
+  o.p95LatencyMs = 10;
+  EXPECT_EQ(p95Check(r, o, "current").status, Outcome::Fail);
+  o.p95LatencyMs = 950.5;  // inside the CI
+  auto c = p95Check(r, o, "current");
+  EXPECT_EQ(c.status, Outcome::Inconclusive);
+  ASSERT_TRUE(c.need.contains("samples"));
+  EXPECT_GT(c.need["samples"].get<std::size_t>(), 1000u);
+  o.p95LatencyMs = 2000;
+  EXPECT_EQ(p95Check(r, o, "current").status, Outcome::Pass);
+  // Too few samples for any upper bound: never a pass.
+  auto small = runWith(oneTo(20));
+  auto s = p95Check(small, o, "current");
+  EXPECT_EQ(s.status, Outcome::Inconclusive);
+  EXPECT_GT(s.need["samples"].get<std::size_t>(), 20u);
+}
+
+TEST(Checks, ErrorRateClopperPearson) {
+  Objectives o;
+  o.maxErrorRate = 0.01;
+  o.confidence = 0.95;
+  auto pass = errorRateCheck(runWith(std::vector<double>(300, 1.0)), o, "current");
+  EXPECT_EQ(pass.status, Outcome::Pass);
+  EXPECT_NEAR(pass.ci->second, 1 - std::pow(0.05, 1.0 / 300), 1e-9);  // exact for k = 0
+  auto few = errorRateCheck(runWith(std::vector<double>(200, 1.0)), o, "current");
+  EXPECT_EQ(few.status, Outcome::Inconclusive);
+  EXPECT_GE(few.need["samples"].get<std::size_t>(), 299u);
+  EXPECT_LE(few.need["samples"].get<std::size_t>(), 340u);
+  auto all = errorRateCheck(runWith(std::vector<double>(600, 1.0), 600), o, "current");
+  EXPECT_EQ(all.status, Outcome::Fail);
+  EXPECT_DOUBLE_EQ(*all.value, 1.0);
+}
+
+TEST(Checks, InvalidRunIsInconclusiveNeverPass) {
+  auto r = runWith(std::vector<double>(1000, 1.0));
+  r.valid = false;
+  r.invalidReason = "the load generator fell behind";
+  r.issueDelayP99Ms = 50;
+  r.settings.maxIssueDelayMs = 10;
+  auto c = validCheck(r, "candidate");
+  EXPECT_EQ(c.status, Outcome::Inconclusive);
+  EXPECT_NE(c.message.find("fell behind"), std::string::npos);
+  Objectives o;
+  EXPECT_EQ(runMeetsObjectives(r, o), Outcome::Inconclusive);
+  r.valid = true;
+  EXPECT_EQ(runMeetsObjectives(r, o), Outcome::Pass);
+}
+
+TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
+  // A synthetic system: runs below 1000/s meet the objectives, above do not.
+  int calls = 0;
+  auto run = [&](double rate) -> Expected<RunResult> {
+    ++calls;
+    auto r = runWith(std::vector<double>(600, rate < 1000 ? 5.0 : 900.0));
+    r.settings.offeredRps = rate;
+    return r;
+  };
+  Objectives o;
+  o.minThroughputRps = 100;
+  SearchSettings s;
+  s.doublingSteps = 6;
+  s.bisectSteps = 3;
+  auto t = searchThroughput(run, 200, o.minThroughputRps, o, s, nullptr, 0.95);
+  EXPECT_LE(calls, 1 + 6 + 3);
+  EXPECT_GE(t.bestRps, 800.0);
+  EXPECT_LT(t.bestRps, 1000.0);
+  EXPECT_EQ(throughputCheck(t, o, "current").status, Outcome::Pass);
+  o.minThroughputRps = 2000;
+  auto t2 = searchThroughput(run, 4000, o.minThroughputRps, o, s, nullptr, 0.95);
+  EXPECT_EQ(throughputCheck(t2, o, "current").status, Outcome::Fail);
+}
+
+TEST(Checks, RunJsonHasPercentilesWithIntervals) {
+  auto j = runToJson(runWith(oneTo(1000)), 0.95);
+  for (const char* p : {"p50", "p90", "p95", "p99"}) {
+    ASSERT_TRUE(j["percentiles"][p]["ci_ms"].is_array()) << p;
+    EXPECT_LE(j["percentiles"][p]["ci_ms"][0].get<double>(), j["percentiles"][p]["value_ms"].get<double>());
+    EXPECT_GE(j["percentiles"][p]["ci_ms"][1].get<double>(), j["percentiles"][p]["value_ms"].get<double>());
+  }
+  EXPECT_DOUBLE_EQ(j["percentiles"]["max"]["value_ms"].get<double>(), 1000.0);
+  EXPECT_EQ(j["samples"].get<std::size_t>(), 1000u);
+  for (const char* s : {"queue", "preprocess", "forward", "postprocess"}) EXPECT_TRUE(j["stages"].contains(s));
+}

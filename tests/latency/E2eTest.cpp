@@ -1,0 +1,214 @@
+// profile-latency end to end on fixture models: a passing run with every
+// check and the report schema, bad input (unknown scenario, rate 0), models
+// that throw or return NaN (an error-rate figure, not a crash), --noop,
+// --publish and --chrome-trace, and a sweep that writes a patch.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+#include "FixtureModels.h"
+#include "TempDir.h"
+
+using namespace cvgate;
+using namespace cvgate::testing;
+using json = nlohmann::json;
+
+namespace {
+
+struct ToolRun {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string binDir() {
+  const char* e = std::getenv("CVGATE_BIN_DIR");
+  return e && *e ? e : CVGATE_BIN_DIR;
+}
+
+std::string slurp(const std::string& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+ToolRun run(const TempDir& t, const std::string& args) {
+  const std::string out = t.file("stdout"), err = t.file("stderr");
+  const std::string cmd = binDir() + "/profile-latency " + args + " >" + out + " 2>" + err;
+  int st = std::system(cmd.c_str());
+  ToolRun r;
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+/// A config with two fixture models, a small data set and short runs.
+std::string setup(const TempDir& t, const std::string& current = "linear", const std::string& candidate = "linear",
+                  const std::string& extra = "") {
+  FixtureSpec a;
+  a.behaviour = current;
+  a.name = "cur-" + current;
+  EXPECT_TRUE(writeFixtureModel(a, t.file("current.pt")).ok());
+  if (!candidate.empty()) {
+    FixtureSpec b;
+    b.behaviour = candidate;
+    b.seed = 2;
+    b.name = "cand-" + candidate;
+    EXPECT_TRUE(writeFixtureModel(b, t.file("candidate.pt")).ok());
+  }
+  std::ofstream c(t.file("c.toml"));
+  c << "state_dir = \"" << t.file("var") << "\"\n"
+    << "[runtime]\nintra_op_threads = 1\n"
+    << "[models]\ncurrent = \"current.pt\"\n" << (candidate.empty() ? "" : "candidate = \"candidate.pt\"\n")
+    << "[dataset]\nimages = \"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\"\n"
+    << "labels = \"/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\"\nlimit = 64\n"
+    << "[golden]\ncount = 16\n"
+    << "[latency]\nscenario = \"server\"\noffered_rps = 500.0\nduration_s = 0.3\nmin_samples = 320\n"
+    << "warmup_max_s = 0.3\nsearch_steps = 1\nbisect_steps = 0\nsearch_duration_s = 0.3\n"
+    << "profile_iterations = 3\ninputs = 32\nmax_issue_delay_ms = 250.0\n" << extra;
+  return t.file("c.toml");
+}
+
+const json* findCheck(const json& rep, const std::string& id, const std::string& subject) {
+  for (const auto& c : rep["checks"])
+    if (c["id"] == id && c["subject"] == subject) return &c;
+  return nullptr;
+}
+
+void expectOneLineError(const ToolRun& r, const std::string& needle) {
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("profile-latency: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+}  // namespace
+
+TEST(ProfileLatencyE2e, PassingRunHasEveryCheckAndValidatesAgainstTheSchema) {
+  TempDir t;
+  std::string cfg = setup(t);
+  ToolRun r = run(t, "--config " + cfg + " --cycle e2e-1 --publish --chrome-trace " + t.file("trace.json") +
+                     " --out " + t.file("rep.json"));
+  ASSERT_EQ(r.code, 0) << r.err << slurp(t.file("rep.json"));
+  json rep = json::parse(slurp(t.file("rep.json")));
+  EXPECT_EQ(rep["schema"], "cvgate.latency/1");
+  for (const char* s : {"current", "candidate"}) {
+    for (const char* id : {"latency.p95", "latency.error_rate", "latency.throughput", "latency.valid"}) {
+      const json* c = findCheck(rep, id, s);
+      ASSERT_NE(c, nullptr) << id << " " << s;
+      EXPECT_EQ((*c)["status"], "pass") << (*c).dump();
+    }
+    const json& sj = rep["results"]["subjects"][s];
+    const json& srv = sj["scenarios"]["server"];
+    EXPECT_GE(srv["samples"].get<int>(), 320);
+    EXPECT_TRUE(srv["percentiles"]["p95"]["ci_ms"].is_array());
+    EXPECT_GT(srv["stages"]["forward"]["mean_ms"].get<double>(), 0.0);
+    EXPECT_GT(srv["stages"]["preprocess"]["mean_ms"].get<double>(), 0.0);
+    EXPECT_GT(sj["memory"]["peak_rss_mib"].get<double>(), 1.0);
+    EXPECT_GE(sj["throughput"]["best_rps"].get<double>(), 500.0);
+    ASSERT_FALSE(sj["operators"]["top"].empty()) << sj["operators"].dump();
+  }
+  EXPECT_TRUE(rep["results"]["comparison"].contains("p95_ratio_candidate_to_current"));
+  EXPECT_TRUE(std::filesystem::exists(t.file("var/feeds/v1_latency_feed/e2e-1.json")));
+  EXPECT_TRUE(std::filesystem::exists(t.file("trace.current.json")));
+  EXPECT_GT(std::filesystem::file_size(t.file("trace.current.json")), 10u);
+  const std::string schema = std::string(CVGATE_SOURCE_DIR) + "/schemas/cvgate.latency.schema.json";
+  const std::string py = "/usr/bin/python3 -c 'import json,sys,jsonschema; "
+                         "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))' " +
+                         schema + " " + t.file("rep.json") + " 2>" + t.file("py.err");
+  EXPECT_EQ(std::system(py.c_str()), 0) << slurp(t.file("py.err"));
+}
+
+TEST(ProfileLatencyE2e, UnknownScenarioIsOneLineExitTwo) {
+  TempDir t;
+  std::string cfg = setup(t);
+  expectOneLineError(run(t, "--config " + cfg + " --scenario srever"), "did you mean 'server'");
+}
+
+TEST(ProfileLatencyE2e, RateZeroIsOneLineExitTwo) {
+  TempDir t;
+  std::string cfg = setup(t);
+  expectOneLineError(run(t, "--config " + cfg + " --offered-rps 0"), "expected a positive");
+}
+
+TEST(ProfileLatencyE2e, ThrowingModelIsAnErrorRateNotACrash) {
+  TempDir t;
+  std::string cfg = setup(t, "throw", "");
+  ToolRun r = run(t, "--config " + cfg + " --no-profile");
+  ASSERT_EQ(r.code, 10) << r.err;
+  json rep = json::parse(r.out);
+  const json* c = findCheck(rep, "latency.error_rate", "current");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ((*c)["status"], "fail");
+  EXPECT_DOUBLE_EQ((*c)["value"].get<double>(), 1.0);
+  EXPECT_GT(rep["results"]["subjects"]["current"]["scenarios"]["server"]["error_kinds"]["exception"].get<int>(), 0);
+  EXPECT_EQ((*findCheck(rep, "latency.throughput", "current"))["status"], "fail");
+}
+
+TEST(ProfileLatencyE2e, NanModelIsAnErrorRateNotACrash) {
+  TempDir t;
+  std::string cfg = setup(t, "nan", "");
+  ToolRun r = run(t, "--config " + cfg + " --no-profile --no-search");
+  ASSERT_EQ(r.code, 10) << r.err;
+  json rep = json::parse(r.out);
+  const json* c = findCheck(rep, "latency.error_rate", "current");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ((*c)["status"], "fail");
+  EXPECT_DOUBLE_EQ((*c)["value"].get<double>(), 1.0);
+  EXPECT_GT(rep["results"]["subjects"]["current"]["scenarios"]["server"]["error_kinds"]["non-finite"].get<int>(), 0);
+}
+
+TEST(ProfileLatencyE2e, NoopMeasuresTheGenerator) {
+  TempDir t;
+  std::string cfg = setup(t);
+  ToolRun r = run(t, "--config " + cfg + " --noop --offered-rps 2000");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json rep = json::parse(r.out);
+  EXPECT_LT(rep["results"]["generator"]["overhead_p50_ms"].get<double>(), 5.0);
+  EXPECT_GE(rep["results"]["generator"]["scenarios"]["server"]["samples"].get<int>(), 600);
+}
+
+TEST(ProfileLatencyE2e, SweepWritesAPatch) {
+  TempDir t;
+  std::string cfg = setup(t, "linear", "");
+  {
+    std::string text = slurp(cfg);
+    text.replace(text.find("search_steps = 1"), 16, "search_steps = 0");
+    text.replace(text.find("offered_rps = 500.0"), 19, "offered_rps = 1000.0");
+    std::ofstream(cfg) << text;
+  }
+  ToolRun r = run(t, "--config " + cfg + " --sweep --no-profile --patch-out " + t.file("patch"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  json rep = json::parse(r.out);
+  const json& sw = rep["results"]["sweep"]["subjects"]["current"];
+  EXPECT_GE(sw["variants"].size(), 8u);
+  bool sawFrozen = false, sawInt8 = false;
+  for (const auto& v : sw["variants"]) {
+    if (v.value("transform", "") == "frozen") {
+      sawFrozen = true;
+      EXPECT_TRUE(v["available"].get<bool>());
+      EXPECT_DOUBLE_EQ(v["golden"]["top1_agreement"].get<double>(), 1.0);
+    }
+    if (v.value("transform", "") == "int8-dynamic") {
+      sawInt8 = true;
+      if (!v["available"].get<bool>()) {
+        EXPECT_FALSE(v["unavailable_reason"].get<std::string>().empty());
+      }
+    }
+  }
+  EXPECT_TRUE(sawFrozen);
+  EXPECT_TRUE(sawInt8);
+  if (!sw["patch"].is_null()) {
+    EXPECT_TRUE(std::filesystem::exists(t.file("patch/current/patch.toml")));
+    EXPECT_NE(slurp(t.file("patch/current/patch.toml")).find("[latency]"), std::string::npos);
+  }
+}

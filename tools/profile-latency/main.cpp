@@ -1,0 +1,68 @@
+// profile-latency: latency, throughput and memory of the current and
+// candidate models under load, and optimisation patches.
+#include <iostream>
+
+#include "common/Cli.h"
+#include "common/ExitCodes.h"
+#include "latency/Profile.h"
+#include "report/ToolContext.h"
+
+using namespace cvgate;
+
+int main(int argc, char** argv) {
+  const std::string tool = "profile-latency";
+  CLI::App app{
+      "Measure the latency, throughput and memory of the current and candidate models in one run,\n"
+      "the way MLPerf LoadGen does: inputs decoded in memory, a warm-up until latency settles, then\n"
+      "single-stream, server (open-loop Poisson arrivals, worker pool, dynamic batching; latency from\n"
+      "each request's scheduled arrival, so a backlog counts) or offline scenarios. Percentiles carry\n"
+      "order-statistic confidence intervals, the error rate a Clopper-Pearson bound, throughput comes\n"
+      "from a bounded search over offered rates. --sweep tries threads, batch size, frozen TorchScript,\n"
+      "bfloat16 and int8, and emits the best as a config patch. Checks: latency.p95,\n"
+      "latency.error_rate, latency.throughput, latency.valid per subject.",
+      tool};
+  CommonOptions common;
+  addCommonOptions(app, common);
+  addModelOptions(app, common);
+  latency::ProfileOptions o;
+  std::string scenario;
+  double rate = 0, duration = 0, window = 0;
+  int workers = 0, maxBatch = 0;
+  bool search = false, noSearch = false, sweep = false, noProfile = false, gemm = false;
+  app.add_option("--scenario", scenario, "single-stream, server, offline or all (default: [latency] scenario, server)");
+  app.add_option("--offered-rps", rate, "server: offered Poisson arrival rate, requests/s (default: [latency] offered_rps, 200)");
+  app.add_option("--duration", duration, "seconds per measured run (default: [latency] duration_s, 4)");
+  app.add_option("--workers", workers, "server/offline: worker threads (default: [latency] workers, 2)");
+  app.add_option("--max-batch", maxBatch, "server/offline: largest dynamic batch (default: [latency] max_batch, 8)");
+  app.add_option("--batch-window-ms", window, "server: wait this long to fill a batch (default: [latency] batch_window_ms, 2)");
+  app.add_flag("--search", search, "search for the highest rate meeting the objectives (default: [latency] search_throughput, on)");
+  app.add_flag("--no-search", noSearch, "no throughput search: judge throughput at the offered rate only");
+  app.add_flag("--sweep", sweep, "sweep threads, batch size and model transforms; emit the best as a patch");
+  app.add_flag("--no-profile", noProfile, "skip the operator-level profile of the forward pass");
+  app.add_option("--chrome-trace", o.chromeTrace, "also write a Chrome trace of the forward pass here (one per subject)");
+  app.add_option("--patch-out", o.patchOut, "with --sweep: write <DIR>/<subject>/patch.toml and any optimised archive");
+  app.add_flag("--noop", o.noop, "measure the load generator's own overhead on a no-op system under test");
+  app.add_flag("--gemm-bench", gemm, "print the single-core float32 GEMM GFLOP/s of this machine (roofline) and exit");
+  app.footer(exitStatusHelp(false) +
+             "\nExample: profile-latency --config configs/cvgate.toml --scenario server --offered-rps 200 --publish");
+  return runTool(app, tool, common, argc, argv, [&]() -> Expected<int> {
+    if (gemm) {
+      std::cout << latency::gemmBenchJson(512, 2.0).dump(2) << "\n";
+      return exitcode::kGo;
+    }
+    if (app.count("--scenario")) o.scenario = scenario;
+    if (app.count("--offered-rps")) o.offeredRps = rate;
+    if (app.count("--duration")) o.durationS = duration;
+    if (app.count("--workers")) o.workers = workers;
+    if (app.count("--max-batch")) o.maxBatch = maxBatch;
+    if (app.count("--batch-window-ms")) o.batchWindowMs = window;
+    if (search && noSearch) return badInput("--search and --no-search: expected at most one");
+    if (search) o.search = true;
+    if (noSearch) o.search = false;
+    if (sweep) o.sweep = true;
+    if (noProfile) o.profileOperators = false;
+    CVGATE_TRY_ASSIGN(ctx, openToolContext(tool, common));
+    CVGATE_TRY_ASSIGN(rep, latency::profileLatency(ctx, o));
+    return finishReport(ctx, rep);
+  });
+}
