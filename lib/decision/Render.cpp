@@ -122,9 +122,18 @@ std::string oneLine(const DecideResult& r) {
   else if (d.verdict == Verdict::Rollback)
     s += " — production " + describeModel(in, "current", in.currentSha) + " breaches an objective; roll back to " +
          (in.registry.rollbackTarget ? describeModel(in, "", in.registry.rollbackTarget->sha256) : "(none)");
-  else
-    s += " — production stays on " + describeModel(in, "current", in.currentSha) + ": " +
-         (d.reasons.empty() ? std::string("not every gate passes") : d.reasons.front());
+  else {
+    // One line an operator reads first: the first reason, shortened; the
+    // full reasons follow in their own section.
+    std::string why = d.reasons.empty() ? std::string("not every gate passes") : d.reasons.front();
+    if (why.size() > 160) {
+      std::size_t cut = 157;
+      while (cut > 0 && (static_cast<unsigned char>(why[cut]) & 0xC0) == 0x80) --cut;  // not mid-UTF-8
+      why = why.substr(0, cut) + "...";
+    }
+    if (d.reasons.size() > 1) why += " (+" + std::to_string(d.reasons.size() - 1) + " more)";
+    s += " — production stays on " + describeModel(in, "current", in.currentSha) + ": " + why;
+  }
   if (r.action.type != "none")
     s += r.action.performed ? " (" + r.action.note + ")" : r.action.ok ? " (" + r.action.note + ")" : " — ACTION FAILED: " + r.action.error;
   return s;
