@@ -355,6 +355,10 @@ Expected<Report> verifyEnv(const ToolContext& ctx, const VerifyEnvOptions& optio
       c.status = Outcome::Fail;
       c.severity = "severe";
       c.message = "'" + m.path + "' sha256 " + shortSha(m.sha256) + " " + join(why, "; ");
+    } else if (pin.empty() && locked.empty() && role == "candidate") {
+      c.message = "'" + m.path + "' sha256 " + shortSha(m.sha256) +
+                  ": a candidate is new by nature and no pin was given, so its bytes are recorded, not verified "
+                  "(the heartbeat pins it to the registry's hash)";
     } else if (pin.empty() && locked.empty()) {
       c.status = Outcome::Inconclusive;
       c.message = "'" + m.path + "' sha256 " + shortSha(m.sha256) +

@@ -49,6 +49,7 @@ class Scenario {
         << "[golden]\ncount = 32\n"
         << "[compliance]\nthreshold = 0.7\nbootstrap_resamples = 1000\n"
         << "[rollback]\ndrill_repeats = 2\n"
+        << "[integration]\nbehaviour_samples = 256\n"
         << extraToml;
   }
   std::string config() const { return t_.file("cvgate.toml"); }
@@ -221,7 +222,7 @@ TEST(Heartbeat, ACrashingToolMakesTheCyclePause) {
 
 TEST(Heartbeat, ASecondHeartbeatRefusesWhileOneRunsAndNothingIsLost) {
   Scenario s;
-  std::thread first([&] { (void)s.run("overlap-1", "--dry-run"); });
+  std::thread first([&] { (void)s.run("overlap-1"); });
   // Wait until the first holds the lock.
   for (int i = 0; i < 600 && !fs::exists(s.state() + "/heartbeat.owner"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
