@@ -525,16 +525,7 @@ Expected<Report> verifyEnv(const ToolContext& ctx, const VerifyEnvOptions& optio
 
 Expected<int> finishEnvReport(const ToolContext& ctx, Report& r, const std::string& format) {
   if (format == "json") return finishReport(ctx, r);
-  r.finishedAt = nowIsoUtc();
-  if (r.error.empty()) r.settleStatus();
-  else r.status = Outcome::Error;
-  CVGATE_TRY(atomicWriteFile(ctx.options.out, renderText(r)));
-  if (ctx.options.publish) {
-    CVGATE_TRY_ASSIGN(path, publishReport(ctx.stateDir, r));
-    spdlog::info("published {}", path);
-    CVGATE_TRY(retainFeed(ctx.stateDir, "v1_baseline_feed", ctx.config.feeds.retainCycles));
-  }
-  return exitCodeFor(r.status);
+  return finishReport(ctx, r, renderText);
 }
 
 }  // namespace cvgate

@@ -153,16 +153,7 @@ Expected<Report> runIntegration(const ToolContext& ctx, const IntegrationOptions
 Expected<int> finishIntegration(const ToolContext& ctx, Report& r, const std::string& format) {
   if (format == "json") return finishReport(ctx, r);
   if (format != "md") return badInput("--format '" + format + "': expected json or md");
-  r.finishedAt = nowIsoUtc();
-  if (r.error.empty()) r.settleStatus();
-  else r.status = Outcome::Error;
-  CVGATE_TRY(atomicWriteFile(ctx.options.out, renderMarkdown(r)));
-  if (ctx.options.publish) {
-    CVGATE_TRY_ASSIGN(path, publishReport(ctx.stateDir, r));
-    spdlog::info("published {}", path);
-    CVGATE_TRY(retainFeed(ctx.stateDir, "v1_integration_feed", ctx.config.feeds.retainCycles));
-  }
-  return exitCodeFor(r.status);
+  return finishReport(ctx, r, renderMarkdown);
 }
 
 }  // namespace cvgate::integration

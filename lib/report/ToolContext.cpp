@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/Fs.h"
 #include "common/Time.h"
 #include "report/Feed.h"
 
@@ -32,10 +33,14 @@ Report startReport(const ToolContext& ctx, const std::string& kind) {
 }
 
 Expected<int> finishReport(const ToolContext& ctx, Report& r) {
+  return finishReport(ctx, r, [](const Report& rep) { return toJson(rep).dump(2) + "\n"; });
+}
+
+Expected<int> finishReport(const ToolContext& ctx, Report& r, const ReportRenderer& render) {
   r.finishedAt = nowIsoUtc();
   if (r.error.empty()) r.settleStatus();
   else r.status = Outcome::Error;
-  CVGATE_TRY(writeReport(ctx.options.out, r));
+  CVGATE_TRY(atomicWriteFile(ctx.options.out, render(r)));
   if (ctx.options.publish) {
     CVGATE_TRY_ASSIGN(path, publishReport(ctx.stateDir, r));
     spdlog::info("published {}", path);

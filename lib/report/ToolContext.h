@@ -2,6 +2,7 @@
 // config, state directory, cycle id, and writing/publishing the report.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "common/Cli.h"
@@ -30,5 +31,12 @@ Report startReport(const ToolContext& ctx, const std::string& kind);
 /// write it to --out (stdout by default), and to its feed with --publish.
 /// Returns the tool's exit code for the report's status.
 Expected<int> finishReport(const ToolContext& ctx, Report& r);
+
+/// A view of a finished report for people (Markdown, a text table).
+using ReportRenderer = std::function<std::string(const Report&)>;
+
+/// As finishReport, but --out gets `render(r)` instead of the JSON; the
+/// feed (--publish) always gets the JSON, the one form readers parse.
+Expected<int> finishReport(const ToolContext& ctx, Report& r, const ReportRenderer& render);
 
 }  // namespace cvgate

@@ -892,16 +892,7 @@ std::string renderPlaybook(const ToolContext& ctx, const Report& r) {
 
 Expected<int> finishDrill(const ToolContext& ctx, Report& r, const DrillOptions& opts) {
   if (opts.format != "md") return finishReport(ctx, r);
-  r.finishedAt = nowIsoUtc();
-  if (r.error.empty()) r.settleStatus();
-  else r.status = Outcome::Error;
-  if (ctx.options.publish) {
-    CVGATE_TRY_ASSIGN(path, publishReport(ctx.stateDir, r));
-    spdlog::info("published {}", path);
-    CVGATE_TRY(retainFeed(ctx.stateDir, "v1_rollback_feed", ctx.config.feeds.retainCycles));
-  }
-  CVGATE_TRY(atomicWriteFile(ctx.options.out, renderPlaybook(ctx, r)));
-  return exitCodeFor(r.status);
+  return finishReport(ctx, r, [&ctx](const Report& rep) { return renderPlaybook(ctx, rep); });
 }
 
 }  // namespace cvgate
