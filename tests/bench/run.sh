@@ -4,18 +4,25 @@
 # 2-core machine are noisy; compare ratios within one run, not across runs.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${CVGATE_BIN_DIR:?set CVGATE_BIN_DIR to the build's bin directory}
+bin=${CVGATE_BIN_DIR:?set CVGATE_BIN_DIR to the bin directory of the build}
 export CVGATE_BIN_DIR=$bin
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; local rc=$?; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}'; return $rc; }
 
-echo "== cvgate bench on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2)
+echo "== cvgate bench on $(nproc) cores,${cpu}"
 
 echo "== full heartbeat cycle on the defaults (target < 180 s)"
 t=$(secs "$src/tools/heartbeat" --config "$src/configs/cvgate.toml" --state-dir "$work/state" --dry-run)
 rc=$?
-echo "heartbeat: ${t} s (exit $rc: $(case $rc in 0) echo GO;; 10) echo PAUSE;; 20) echo ROLLBACK;; *) echo error;; esac))"
+case $rc in
+  0) verdict=GO ;;
+  10) verdict=PAUSE ;;
+  20) verdict=ROLLBACK ;;
+  *) verdict=error ;;
+esac
+echo "heartbeat: ${t} s (exit $rc: $verdict)"
 
 echo "== verify-env on the defaults, lock recorded (target < 5 s)"
 "$bin/verify-env" --config "$src/configs/cvgate.toml" --state-dir "$work/state" --record >/dev/null 2>&1
