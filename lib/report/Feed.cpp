@@ -34,11 +34,16 @@ Expected<std::string> publishJson(const std::string& stateDir, const std::string
   return p;
 }
 
-Expected<std::string> publishReport(const std::string& stateDir, const Report& r) {
-  std::string kind = r.schema.substr(0, r.schema.find('/'));
+Expected<std::string> channelForSchema(const std::string& schema) {
+  std::string kind = schema.substr(0, schema.find('/'));
   for (const auto& s : knownSchemas())
-    if (kind == s.kind) return publishJson(stateDir, s.channel, r.cycleId, toJson(r));
-  return internalError("no feed for schema '" + r.schema + "'");
+    if (kind == s.kind) return std::string(s.channel);
+  return internalError("no feed for schema '" + schema + "'");
+}
+
+Expected<std::string> publishReport(const std::string& stateDir, const Report& r) {
+  CVGATE_TRY_ASSIGN(channel, channelForSchema(r.schema));
+  return publishJson(stateDir, channel, r.cycleId, toJson(r));
 }
 
 std::vector<std::string> listFeed(const std::string& stateDir, const std::string& channel) {

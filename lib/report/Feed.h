@@ -22,6 +22,9 @@ std::string feedDir(const std::string& stateDir, const std::string& channel);
 std::string feedPath(const std::string& stateDir, const std::string& channel,
                      const std::string& name);
 
+/// The channel of a report's schema ("cvgate.latency/1" -> "v1_latency_feed").
+Expected<std::string> channelForSchema(const std::string& schema);
+
 /// Write `r` to its channel (from its schema) under its cycle id, atomically.
 /// Returns the path written.
 Expected<std::string> publishReport(const std::string& stateDir, const Report& r);

@@ -38,14 +38,13 @@ Expected<int> finishReport(const ToolContext& ctx, Report& r) {
 
 Expected<int> finishReport(const ToolContext& ctx, Report& r, const ReportRenderer& render) {
   r.finishedAt = nowIsoUtc();
-  if (r.error.empty()) r.settleStatus();
-  else r.status = Outcome::Error;
+  r.settleStatus();  // error when r.error is set, else the worst check
   CVGATE_TRY(atomicWriteFile(ctx.options.out, render(r)));
   if (ctx.options.publish) {
     CVGATE_TRY_ASSIGN(path, publishReport(ctx.stateDir, r));
     spdlog::info("published {}", path);
-    for (const auto& s : knownSchemas())
-      if (r.schema.rfind(s.kind, 0) == 0) CVGATE_TRY(retainFeed(ctx.stateDir, s.channel, ctx.config.feeds.retainCycles));
+    CVGATE_TRY_ASSIGN(channel, channelForSchema(r.schema));
+    CVGATE_TRY(retainFeed(ctx.stateDir, channel, ctx.config.feeds.retainCycles));
   }
   return exitCodeFor(r.status);
 }
