@@ -4,12 +4,16 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/csrc/jit/passes/quantization/finalize.h>
+#include <torch/csrc/jit/passes/quantization/insert_observers.h>
+#include <torch/csrc/jit/passes/quantization/insert_quant_dequant.h>
 #include <torch/script.h>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -34,6 +38,70 @@ std::string firstLine(const std::exception& e) {
     if (line.find_first_not_of(" \t") != std::string::npos) return line.substr(0, 300);
   return "unknown error";
 }
+
+// TorchScript compiled from C++ has no Python resolver: `torch.float32` and
+// friends are not values there, so dtypes are written as their ScalarType
+// numbers (checked at compile time below).
+static_assert(static_cast<int>(c10::ScalarType::Float) == 6, "ScalarType numbering");
+static_assert(static_cast<int>(c10::ScalarType::Long) == 4, "ScalarType numbering");
+static_assert(static_cast<int>(c10::ScalarType::BFloat16) == 15, "ScalarType numbering");
+
+// The observers of PyTorch's default_dynamic_qconfig, written for the graph
+// passes behind torch.ao.quantization.quantize_dynamic_jit (which are C++;
+// only their observer modules are Python). The passes read `dtype`,
+// `qscheme` and `calculate_qparams`, and treat an observer whose type name
+// contains "PlaceholderObserver" as the activation's: its scale is chosen at
+// run time per batch (dynamic quantisation).
+torch::jit::Module activationObserver() {
+  torch::jit::Module m(c10::QualifiedName("__torch__.cvgate.quantization.PlaceholderObserver"));
+  m.register_attribute("dtype", c10::IntType::get(), static_cast<std::int64_t>(c10::ScalarType::QUInt8));
+  m.register_attribute("compute_dtype", c10::IntType::get(), static_cast<std::int64_t>(c10::ScalarType::QUInt8));
+  m.register_attribute("custom_op", c10::StringType::get(), std::string());
+  m.define("def forward(self, x: Tensor) -> Tensor:\n    return x\n");
+  return m;
+}
+
+// MinMaxObserver(dtype=qint8, qscheme=per_tensor_symmetric): the weight's
+// range, scale = max(|min|, |max|) / 127.5 (at least eps), zero point 0.
+torch::jit::Module weightObserver() {
+  torch::jit::Module m(c10::QualifiedName("__torch__.cvgate.quantization.SymmetricMinMaxObserver"));
+  m.register_attribute("dtype", c10::IntType::get(), static_cast<std::int64_t>(c10::ScalarType::QInt8));
+  m.register_attribute("qscheme", c10::IntType::get(), static_cast<std::int64_t>(c10::kPerTensorSymmetric));
+  m.register_attribute("quant_min", c10::IntType::get(), std::int64_t{-128});
+  m.register_attribute("quant_max", c10::IntType::get(), std::int64_t{127});
+  m.register_buffer("eps", torch::tensor({std::numeric_limits<float>::epsilon()}));
+  m.register_buffer("min_val", torch::tensor(std::numeric_limits<float>::infinity()));
+  m.register_buffer("max_val", torch::tensor(-std::numeric_limits<float>::infinity()));
+  m.define(R"(
+def forward(self, x_orig: Tensor) -> Tensor:
+    if x_orig.numel() > 0:
+        x = x_orig.detach().to(6)
+        lo, hi = torch.aminmax(x)
+        self.min_val.copy_(torch.min(lo, self.min_val))
+        self.max_val.copy_(torch.max(hi, self.max_val))
+    return x_orig
+
+def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
+    zero = torch.zeros_like(self.min_val)
+    lo = torch.min(self.min_val, zero)
+    hi = torch.max(self.max_val, zero)
+    hi = torch.max(-lo, hi)
+    scale = hi / (float(self.quant_max - self.quant_min) / 2)
+    scale = torch.max(scale, self.eps)
+    zero_point = torch.zeros(scale.size(), dtype=4)
+    return scale, zero_point
+)");
+  return m;
+}
+
+/// How many operators of `kind` the module's forward graph calls.
+int countOps(torch::jit::Module& m, const char* kind) {
+  const auto sym = c10::Symbol::fromQualString(kind);
+  int n = 0;
+  for (const torch::jit::Node* node : m.get_method("forward").graph()->nodes())
+    if (node->kind() == sym) ++n;
+  return n;
+}
 }  // namespace
 
 Variant makeVariant(const Model& base, const std::string& transform) {
@@ -54,19 +122,33 @@ Variant makeVariant(const Model& base, const std::string& transform) {
       torch::jit::Module w(c10::QualifiedName("__torch__.cvgate.Bf16Wrapper"));
       w.register_module("inner", inner);
       w.define("def forward(self, x: Tensor) -> Tensor:\n"
-               "    return self.inner(x.to(torch.bfloat16)).float()\n");
+               "    return self.inner.forward(x.to(15)).float()\n");  // 15: bfloat16
       w.eval();
       torch::jit::Module frozen = torch::jit::freeze(w);
       v.model = wrapModule(frozen, impl.manifest, "", "");
       v.note = "weights and activations in bfloat16 (float32 in and out), frozen";
     } else if (transform == "int8-dynamic") {
-      std::string engines;
-      for (const auto& e : quantizedEngines()) engines += (engines.empty() ? "" : ", ") + e;
-      v.unavailable = "libtorch " + torchVersion() +
-                      " has no C++ entry point for dynamic quantisation (quantize_dynamic and the "
-                      "graph-mode quantize_dynamic_jit are Python-side, in torch.ao.quantization); "
-                      "quantised engines built in: " + (engines.empty() ? std::string("none") : engines) +
-                      ". Not attempted rather than approximated.";
+      // What quantize_dynamic_jit(model, {"": default_dynamic_qconfig}) does:
+      // observe, insert quantise/dequantise, fuse into quantized::linear_dynamic
+      // with prepacked int8 weights, freeze. Only linear layers are quantised.
+      torch::jit::Module m = impl.module.clone();
+      m.eval();
+      torch::jit::QConfigDict qconfig;
+      qconfig[""] = std::make_tuple(activationObserver(), weightObserver());
+      torch::jit::Module observed =
+          torch::jit::InsertObservers(m, "forward", qconfig, /*inplace=*/false, torch::jit::QuantType::DYNAMIC);
+      torch::jit::Module converted = torch::jit::InsertQuantDeQuant(observed, "forward", /*inplace=*/true,
+                                                                    /*debug=*/false, torch::jit::QuantType::DYNAMIC);
+      torch::jit::Module q = torch::jit::Finalize(converted, torch::jit::QuantType::DYNAMIC, {});
+      const int linear = countOps(q, "quantized::linear_dynamic");
+      if (linear == 0) {
+        v.unavailable = "the model has no linear layer that dynamic quantisation applies to";
+        return v;
+      }
+      v.model = wrapModule(q, impl.manifest, "", "");
+      v.note = std::to_string(linear) + " linear layer" + (linear == 1 ? "" : "s") +
+               " as quantized::linear_dynamic (int8 per-tensor symmetric weights, activations quantised per "
+               "batch), engine " + c10::toString(at::globalContext().qEngine()) + ", frozen";
     } else {
       v.unavailable = "unknown transform '" + transform + "'";
     }

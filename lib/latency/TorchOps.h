@@ -22,7 +22,8 @@ struct Variant {
 
 /// transform: "frozen" (torch::jit::freeze + optimize_for_inference),
 /// "bf16" (weights and compute in bfloat16, float in and out, then frozen),
-/// "int8-dynamic" (int8 dynamic quantisation of linear layers).
+/// "int8-dynamic" (int8 dynamic quantisation of linear layers, as PyTorch's
+/// quantize_dynamic_jit with default_dynamic_qconfig).
 Variant makeVariant(const Model& base, const std::string& transform);
 
 /// at::globalContext().supportedQEngines(), as names.

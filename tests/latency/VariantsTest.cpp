@@ -1,0 +1,125 @@
+// profile-latency's model variants: int8 dynamic quantisation gives what
+// PyTorch's quantize_dynamic_jit gives (checked against PyTorch itself), a
+// model without linear layers has nothing to quantise and says so, bfloat16
+// and frozen variants run and keep the answers, and every variant saves as
+// an archive that loads again with the same outputs.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "FixtureModels.h"
+#include "TempDir.h"
+#include "latency/TorchOps.h"
+#include "runtime/Golden.h"
+
+using namespace cvgate;
+using namespace cvgate::latency;
+using namespace cvgate::testing;
+
+namespace {
+
+const std::string kSrc = CVGATE_SOURCE_DIR;
+const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+const std::string kLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+
+struct Recorded {
+  GoldenRecord base, variant;
+  GoldenComparison cmp;
+};
+
+Recorded compareOnTestImages(const Model& base, const Model& variant, std::size_t n) {
+  auto ds = openIdx(kImages, kLabels);
+  EXPECT_TRUE(ds.ok());
+  auto samples = goldenSamples(**ds, GoldenConfig{0, static_cast<std::int64_t>(n), 1e-4});
+  EXPECT_TRUE(samples.ok());
+  Recorded r;
+  r.base = recordGolden(base, *samples, 16);
+  r.variant = recordGolden(variant, *samples, 16);
+  auto c = compareGolden(r.base, r.variant);
+  EXPECT_TRUE(c.ok());
+  r.cmp = *c;
+  return r;
+}
+
+}  // namespace
+
+class ReferenceVariants : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kImages)) GTEST_SKIP() << "Fashion-MNIST not installed";
+    auto m = Model::load(kSrc + "/models/" + GetParam() + ".pt");
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    model = *m;
+  }
+  std::shared_ptr<Model> model;
+};
+
+TEST_P(ReferenceVariants, Int8DynamicIsWhatPyTorchQuantizeDynamicJitMakes) {
+  Variant v = makeVariant(*model, "int8-dynamic");
+  ASSERT_TRUE(v.model) << v.unavailable;
+  EXPECT_NE(v.note.find("2 linear layers"), std::string::npos) << v.note;
+  // Quantised: the outputs move, a little; the answers almost never.
+  Recorded r = compareOnTestImages(*model, *v.model, 256);
+  EXPECT_FALSE(r.cmp.bitIdentical);
+  EXPECT_GT(r.cmp.maxAbsDiff, 1e-5);
+  EXPECT_LT(r.cmp.maxAbsDiff, 0.1);
+  EXPECT_GE(r.cmp.top1Agreement, 0.97);
+  TempDir t;
+  ASSERT_TRUE(v.model->save(t.file("int8.pt")).ok());
+  // The archive loads again, with its manifest, and answers the same.
+  auto again = Model::load(t.file("int8.pt"));
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ((*again)->manifest().name, model->manifest().name);
+  Recorded r2 = compareOnTestImages(*v.model, **again, 64);
+  EXPECT_TRUE(r2.cmp.bitIdentical);
+  if (!std::filesystem::exists("/usr/bin/python3")) GTEST_SKIP() << "/usr/bin/python3 absent";
+  const std::string cmd = "/usr/bin/python3 " + kSrc + "/tests/latency/quantize_compat.py " + kSrc + "/models/" +
+                          GetParam() + ".pt " + t.file("int8.pt") + " " + kImages + " 64";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+TEST_P(ReferenceVariants, Bf16RunsAndKeepsTheAnswers) {
+  Variant v = makeVariant(*model, "bf16");
+  ASSERT_TRUE(v.model) << v.unavailable;
+  Recorded r = compareOnTestImages(*model, *v.model, 256);
+  EXPECT_EQ(r.cmp.failedB, 0u);
+  EXPECT_FALSE(r.cmp.bitIdentical);
+  EXPECT_GE(r.cmp.top1Agreement, 0.95);
+}
+
+TEST_P(ReferenceVariants, FrozenKeepsTheOutputs) {
+  Variant v = makeVariant(*model, "frozen");
+  ASSERT_TRUE(v.model) << v.unavailable;
+  Recorded r = compareOnTestImages(*model, *v.model, 64);
+  EXPECT_LT(r.cmp.maxAbsDiff, 1e-5);
+  EXPECT_DOUBLE_EQ(r.cmp.top1Agreement, 1.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shipped, ReferenceVariants, ::testing::Values("fashion-mlp-v1", "fashion-cnn-v2"));
+
+TEST(Variants, NothingToQuantiseIsSaidNotFaked) {
+  TempDir t;
+  FixtureSpec s;
+  s.behaviour = "scaled-mean";
+  ASSERT_TRUE(writeFixtureModel(s, t.file("m.pt")).ok());
+  auto m = Model::load(t.file("m.pt"));
+  ASSERT_TRUE(m.ok());
+  Variant v = makeVariant(**m, "int8-dynamic");
+  EXPECT_FALSE(v.model);
+  EXPECT_NE(v.unavailable.find("no linear layer"), std::string::npos) << v.unavailable;
+}
+
+TEST(Variants, UnknownTransformIsUnavailable) {
+  TempDir t;
+  FixtureSpec s;
+  s.behaviour = "linear";
+  ASSERT_TRUE(writeFixtureModel(s, t.file("m.pt")).ok());
+  auto m = Model::load(t.file("m.pt"));
+  ASSERT_TRUE(m.ok());
+  Variant v = makeVariant(**m, "fp8");
+  EXPECT_FALSE(v.model);
+  EXPECT_NE(v.unavailable.find("unknown transform 'fp8'"), std::string::npos);
+  Variant q = makeVariant(**m, "int8-dynamic");
+  EXPECT_TRUE(q.model) << q.unavailable;
+}
