@@ -71,7 +71,8 @@ struct LatencyConfig {
   std::uint64_t seed = 1;          ///< seed of the arrival process
   double maxIssueDelayMs = 10.0;   ///< server: generator issue-delay p99 above this makes a run invalid
   double searchDurationS = 1.0;    ///< each throughput-search run: max(min_samples, rate * this) requests
-  int searchSteps = 6;             ///< throughput search: at most this many doublings/halvings
+  int searchSteps = 10;            ///< throughput search: at most this many doublings/halvings
+  int searchRepeats = 2;           ///< throughput search: repeats of an invalid or inconclusive run
   int bisectSteps = 3;             ///< throughput search: then at most this many bisections
   std::int64_t inputs = 256;       ///< decoded images held in memory as request inputs
   double minVariantAgreement = 0.99; ///< sweep: a variant must agree on top-1 this often on the golden set

@@ -77,6 +77,9 @@ void latencyPatches(const PolicyInput& in, const Config& cfg, std::vector<Discov
     }
   }
   for (const auto& p : patches) {
+    // The measuring tool's own verdict on its patch (profile-latency marks a
+    // confirmed winner that beats the margin `recommended`).
+    if (auto rec = p.find("recommended"); rec != p.end() && rec->is_boolean() && !rec->get<bool>()) continue;
     auto gain = number(p, "improvement");
     if (gain && *gain < cfg.latency.patchMargin) continue;
     Discovery d;
@@ -218,8 +221,10 @@ Expected<std::vector<std::string>> publishDiscoveries(const std::string& stateDi
     if (j.contains("key") && j["key"].is_string()) {
       known.insert(j["key"].get<std::string>());
     } else if (j.value("cycle_id", "") == cycleId) {
-      // A record the measuring tool relayed itself this cycle (profile-latency's
-      // "latency-patch", eval-compliance's "calibration-temperature"): not twice.
+      // A keyless record of this cycle: written by a measuring tool of an
+      // earlier release, when tools relayed their own patches ("latency-patch",
+      // "calibration-temperature"). decide is now the relay's one writer;
+      // such a record still keeps its discovery from being relayed twice.
       std::string k = j.value("kind", "");
       std::replace(k.begin(), k.end(), '-', '_');
       if (k == "latency_patch") k = "optimisation_patch";

@@ -31,8 +31,8 @@ struct ProfileOptions {
 
 /// Validate the options against the config (an unknown scenario, a rate
 /// <= 0, ... are BadInput errors) and run. The report is complete but not
-/// written; a relay record is published with --publish when a patch beats
-/// the current setting by latency.patch_margin.
+/// written. A sweep's patch is marked `recommended` when it beats the
+/// current setting by latency.patch_margin; decide relays it.
 Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o);
 
 /// The --gemm-bench figure as JSON: single-core float32 GEMM GFLOP/s.

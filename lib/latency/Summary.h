@@ -30,31 +30,41 @@ Check errorRateCheck(const RunResult& r, const Objectives& o, const std::string&
 Check validCheck(const RunResult& r, const std::string& subject);
 
 /// Whether one run meets the P95 and error objectives, and was valid and
-/// sustained: pass, fail (decisively missed or saturated) or inconclusive.
+/// sustained: pass, fail (decisively missed or saturated) or inconclusive
+/// (a bound not settled, or an invalid run: the generator fell behind).
 Outcome runMeetsObjectives(const RunResult& r, const Objectives& o);
 
 /// The bounded search for the highest offered rate that meets the objectives.
 struct SearchSettings {
-  int doublingSteps = 6;           ///< at most this many doublings (or halvings) from the start rate
+  int doublingSteps = 10;          ///< at most this many doublings (or halvings) from the start rate
   int bisectSteps = 3;             ///< then at most this many geometric bisections
   double durationS = 1.0;          ///< each search run: max(minSamples, rate * durationS) requests
+  int repeats = 2;                 ///< an invalid or inconclusive run is repeated at most this often
+  std::size_t maxSampleGrowth = 8; ///< a repeat asks for at most this many times the samples
 };
 struct SearchStep {
   double offeredRps = 0;
+  int attempt = 1;                 ///< 1, or 2.. for a repeat at the same rate
   Outcome outcome = Outcome::Inconclusive;
   std::string why;
   json run;                        ///< summary of the run (runToJson)
   std::size_t needSamples = 0;     ///< for an inconclusive P95 or error bound
+  std::size_t samples = 0;         ///< requests in the run
+  bool valid = true;               ///< the generator kept up
 };
 struct ThroughputResult {
   double bestRps = 0;              ///< highest offered rate that met the objectives (0: none)
   double bestAchievedRps = 0;      ///< completed rate of that run
   std::vector<SearchStep> steps;
 };
-/// `run` runs the server scenario at a rate (server settings otherwise fixed).
+/// Runs the server scenario at `rate` (settings otherwise fixed) with at
+/// least `samples` requests (0: the usual number).
+using SearchRunFn = std::function<Expected<RunResult>(double rate, std::size_t samples)>;
+/// Doubles (or halves) from `startRps` until the outcome changes, then
+/// bisects. A run that is invalid or inconclusive is repeated (s.repeats),
+/// asking for the samples its bound needs; every run is a step.
 /// `first`, if given, is an already-measured run at `startRps`.
-ThroughputResult searchThroughput(const std::function<Expected<RunResult>(double)>& run,
-                                  double startRps, double minRps, const Objectives& o,
+ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, double minRps, const Objectives& o,
                                   const SearchSettings& s, const RunResult* first, double confidence);
 
 /// latency.throughput from a search.

@@ -450,6 +450,11 @@ TEST(Relay, ReadsTheToolsLayoutsAndDoesNotDoubleTheirOwnRelays) {
   again[1].results["sweep"]["subjects"]["current"]["patch"]["toml"] = "# patch (cycle Y): 101/s -> 150/s\n[latency]\nmax_batch = 16\n";
   auto found2 = findDiscoveries(inputFrom(again, healthyRegistry(kModels, kKnownGood), kCycle), cfg);
   EXPECT_EQ(discoveryKey(found[0]), discoveryKey(found2[0]));
+  // A patch its tool did not recommend is not relayed, whatever its speedup.
+  auto unrecommended = reports;
+  unrecommended[1].results["sweep"]["subjects"]["current"]["patch"]["recommended"] = false;
+  auto found3 = findDiscoveries(inputFrom(unrecommended, healthyRegistry(kModels, kKnownGood), kCycle), cfg);
+  for (const auto& d : found3) EXPECT_NE(d.kind, "optimisation_patch");
   // eval-compliance already relayed its temperature this cycle: decide does not repeat it.
   ASSERT_TRUE(publishJson(tmp.path(), "innovation_relay", kCycle + "-compliance-1",
                           json{{"schema", "cvgate.relay/1"}, {"kind", "calibration-temperature"}, {"cycle_id", kCycle},

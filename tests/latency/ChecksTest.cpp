@@ -3,7 +3,9 @@
 // an invalid generator run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "latency/Summary.h"
 
@@ -120,7 +122,7 @@ TEST(Checks, InvalidRunIsInconclusiveNeverPass) {
 TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   // A synthetic system: runs below 1000/s meet the objectives, above do not.
   int calls = 0;
-  auto run = [&](double rate) -> Expected<RunResult> {
+  auto run = [&](double rate, std::size_t) -> Expected<RunResult> {
     ++calls;
     auto r = runWith(std::vector<double>(600, rate < 1000 ? 5.0 : 900.0));
     r.settings.offeredRps = rate;
@@ -132,13 +134,90 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   s.doublingSteps = 6;
   s.bisectSteps = 3;
   auto t = searchThroughput(run, 200, o.minThroughputRps, o, s, nullptr, 0.95);
-  EXPECT_LE(calls, 1 + 6 + 3);
+  EXPECT_LE(calls, 1 + 6 + 3);  // decisive outcomes: no repeats
   EXPECT_GE(t.bestRps, 800.0);
   EXPECT_LT(t.bestRps, 1000.0);
-  EXPECT_EQ(throughputCheck(t, o, "current").status, Outcome::Pass);
+  auto c = throughputCheck(t, o, "current");
+  EXPECT_EQ(c.status, Outcome::Pass);
+  // The knee was found (the last run, a bisection, may well have passed).
+  EXPECT_EQ(c.message.find("search bound was reached"), std::string::npos) << c.message;
+  // A system that never misses: the search ends at its bound, and says so.
+  auto easy = [&](double rate, std::size_t) -> Expected<RunResult> {
+    auto r = runWith(std::vector<double>(600, 5.0));
+    r.settings.offeredRps = rate;
+    return r;
+  };
+  auto te = searchThroughput(easy, 200, o.minThroughputRps, o, s, nullptr, 0.95);
+  EXPECT_DOUBLE_EQ(te.bestRps, 200.0 * 64);
+  EXPECT_NE(throughputCheck(te, o, "current").message.find("search bound was reached"), std::string::npos);
   o.minThroughputRps = 2000;
   auto t2 = searchThroughput(run, 4000, o.minThroughputRps, o, s, nullptr, 0.95);
   EXPECT_EQ(throughputCheck(t2, o, "current").status, Outcome::Fail);
+}
+
+TEST(Checks, SearchRepeatsARunTheGeneratorSpoiltButNeverAFailure) {
+  // Every rate below 1000/s meets the objectives, but the first run at each
+  // rate is spoilt: the generator fell behind (not evidence either way).
+  std::map<double, int> seen;
+  int calls = 0;
+  auto run = [&](double rate, std::size_t) -> Expected<RunResult> {
+    ++calls;
+    auto r = runWith(std::vector<double>(600, rate < 1000 ? 5.0 : 900.0));
+    r.settings.offeredRps = rate;
+    if (seen[rate]++ == 0) {
+      r.valid = false;
+      r.invalidReason = "the load generator fell behind";
+    }
+    return r;
+  };
+  Objectives o;
+  SearchSettings s;
+  s.doublingSteps = 3;
+  s.bisectSteps = 0;
+  s.repeats = 2;
+  auto t = searchThroughput(run, 200, 100, o, s, nullptr, 0.95);
+  EXPECT_DOUBLE_EQ(t.bestRps, 800.0);  // 200, 400, 800 pass on their repeat; 1600 fails
+  // 200, 400, 800: a spoilt run and its repeat each; 1600: a spoilt run, then
+  // a valid failing one, which is not repeated.
+  EXPECT_EQ(calls, 8);
+  ASSERT_EQ(t.steps.size(), 8u);
+  EXPECT_EQ(t.steps[0].attempt, 1);
+  EXPECT_EQ(t.steps[0].outcome, Outcome::Inconclusive);
+  EXPECT_EQ(t.steps[1].attempt, 2);
+  EXPECT_EQ(t.steps[1].outcome, Outcome::Pass);
+  EXPECT_EQ(t.steps.back().outcome, Outcome::Fail);
+  EXPECT_EQ(toJson(t)["steps"][1]["attempt"], 2);
+  // Without repeats the spoilt first run ends the upward search at once.
+  seen.clear();
+  s.repeats = 0;
+  auto t0 = searchThroughput(run, 200, 100, o, s, nullptr, 0.95);
+  EXPECT_DOUBLE_EQ(t0.bestRps, 0.0);
+}
+
+TEST(Checks, SearchRepeatsAnInconclusiveRunWithTheSamplesItsBoundNeeds) {
+  // 0.5 % errors: on 600 requests the Clopper-Pearson bound cannot settle
+  // "< 1 %"; on the samples the check asks for, it can.
+  std::vector<std::size_t> asked;
+  auto run = [&](double rate, std::size_t samples) -> Expected<RunResult> {
+    asked.push_back(samples);
+    const std::size_t n = std::max<std::size_t>(600, samples);
+    auto r = runWith(std::vector<double>(n, 5.0), n / 200);
+    r.settings.offeredRps = rate;
+    return r;
+  };
+  Objectives o;
+  SearchSettings s;
+  s.doublingSteps = 0;
+  s.bisectSteps = 0;
+  s.repeats = 2;
+  auto t = searchThroughput(run, 200, 100, o, s, nullptr, 0.95);
+  ASSERT_GE(asked.size(), 2u);
+  EXPECT_EQ(asked[0], 0u);
+  EXPECT_GT(asked[1], 600u);
+  EXPECT_LE(asked[1], 600u * s.maxSampleGrowth);
+  EXPECT_EQ(t.steps[0].outcome, Outcome::Inconclusive);
+  EXPECT_EQ(t.steps.back().outcome, Outcome::Pass) << t.steps.back().why;
+  EXPECT_DOUBLE_EQ(t.bestRps, 200.0);
 }
 
 TEST(Checks, RunJsonHasPercentilesWithIntervals) {

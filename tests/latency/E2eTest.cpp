@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <sys/wait.h>
 
@@ -91,6 +92,16 @@ void expectOneLineError(const ToolRun& r, const std::string& needle) {
   EXPECT_TRUE(r.out.empty());
 }
 
+/// The report validates against schemas/cvgate.latency.schema.json.
+void expectValidReport(TempDir& t, const std::string& report) {
+  std::ofstream(t.file("checked.json")) << report;
+  const std::string schema = std::string(CVGATE_SOURCE_DIR) + "/schemas/cvgate.latency.schema.json";
+  const std::string py = "/usr/bin/python3 -c 'import json,sys,jsonschema; "
+                         "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))' " +
+                         schema + " " + t.file("checked.json") + " 2>" + t.file("py.err");
+  EXPECT_EQ(std::system(py.c_str()), 0) << slurp(t.file("py.err"));
+}
+
 }  // namespace
 
 TEST(ProfileLatencyE2e, PassingRunHasEveryCheckAndValidatesAgainstTheSchema) {
@@ -121,11 +132,7 @@ TEST(ProfileLatencyE2e, PassingRunHasEveryCheckAndValidatesAgainstTheSchema) {
   EXPECT_TRUE(std::filesystem::exists(t.file("var/feeds/v1_latency_feed/e2e-1.json")));
   EXPECT_TRUE(std::filesystem::exists(t.file("trace.current.json")));
   EXPECT_GT(std::filesystem::file_size(t.file("trace.current.json")), 10u);
-  const std::string schema = std::string(CVGATE_SOURCE_DIR) + "/schemas/cvgate.latency.schema.json";
-  const std::string py = "/usr/bin/python3 -c 'import json,sys,jsonschema; "
-                         "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))' " +
-                         schema + " " + t.file("rep.json") + " 2>" + t.file("py.err");
-  EXPECT_EQ(std::system(py.c_str()), 0) << slurp(t.file("py.err"));
+  expectValidReport(t, slurp(t.file("rep.json")));
 }
 
 TEST(ProfileLatencyE2e, UnknownScenarioIsOneLineExitTwo) {
@@ -186,29 +193,41 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
     text.replace(text.find("offered_rps = 500.0"), 19, "offered_rps = 1000.0");
     std::ofstream(cfg) << text;
   }
-  ToolRun r = run(t, "--config " + cfg + " --sweep --no-profile --patch-out " + t.file("patch"));
+  ToolRun r = run(t, "--config " + cfg + " --sweep --no-profile --publish --patch-out " + t.file("patch"));
   ASSERT_EQ(r.code, 0) << r.err;
   json rep = json::parse(r.out);
   const json& sw = rep["results"]["sweep"]["subjects"]["current"];
   EXPECT_GE(sw["variants"].size(), 8u);
-  bool sawFrozen = false, sawInt8 = false;
+  std::set<std::string> transforms, batches;
   for (const auto& v : sw["variants"]) {
-    if (v.value("transform", "") == "frozen") {
-      sawFrozen = true;
-      EXPECT_TRUE(v["available"].get<bool>());
-      EXPECT_DOUBLE_EQ(v["golden"]["top1_agreement"].get<double>(), 1.0);
-    }
-    if (v.value("transform", "") == "int8-dynamic") {
-      sawInt8 = true;
-      if (!v["available"].get<bool>()) {
-        EXPECT_FALSE(v["unavailable_reason"].get<std::string>().empty());
-      }
+    if (v.contains("max_batch")) batches.insert(v["max_batch"].dump());
+    const std::string tr = v.value("transform", "none");
+    transforms.insert(tr);
+    if (tr == "none") continue;
+    // Every transform is made for this linear model, and its outputs are
+    // compared with the original's on the golden set.
+    ASSERT_TRUE(v["available"].get<bool>()) << v.dump();
+    EXPECT_TRUE(v["golden"].contains("top1_agreement")) << v.dump();
+    EXPECT_TRUE(v["golden"].contains("max_abs_diff")) << v.dump();
+    if (tr == "frozen") EXPECT_DOUBLE_EQ(v["golden"]["top1_agreement"].get<double>(), 1.0);
+    if (tr == "int8-dynamic") {
+      EXPECT_TRUE(v["golden"]["changes_outputs"].get<bool>());
+      EXPECT_NE(v["note"].get<std::string>().find("1 linear layer"), std::string::npos) << v["note"];
     }
   }
-  EXPECT_TRUE(sawFrozen);
-  EXPECT_TRUE(sawInt8);
+  for (const char* tr : {"frozen", "bf16", "int8-dynamic"}) EXPECT_TRUE(transforms.count(tr)) << tr;
+  for (const char* b : {"1", "4", "8", "16", "32"}) EXPECT_TRUE(batches.count(b)) << "batch " << b;
   if (!sw["patch"].is_null()) {
+    // A patch only after its winner met the objectives again.
+    EXPECT_TRUE(sw["confirmation"]["confirmed"].get<bool>());
+    EXPECT_EQ(sw["confirmation"]["variant"], sw["best"]);
+    EXPECT_TRUE(sw["patch"]["recommended"].is_boolean());
     EXPECT_TRUE(std::filesystem::exists(t.file("patch/current/patch.toml")));
     EXPECT_NE(slurp(t.file("patch/current/patch.toml")).find("[latency]"), std::string::npos);
+  } else if (!sw["confirmation"].is_null()) {
+    EXPECT_FALSE(sw["confirmation"]["confirmed"].get<bool>());
   }
+  expectValidReport(t, r.out);
+  // decide is the relay's one writer: profile-latency relays nothing itself.
+  EXPECT_FALSE(std::filesystem::exists(t.file("var/feeds/innovation_relay")));
 }

@@ -105,9 +105,10 @@ TEST(LoadGen, SaturatedSystemIsReportedNotHidden) {
   SearchSettings ss;
   ss.doublingSteps = 3;
   ss.bisectSteps = 0;
-  auto runAt = [&](double rate) {
+  auto runAt = [&](double rate, std::size_t samples) {
     TestSettings u = t;
     u.offeredRps = rate;
+    u.minSamples = std::max(u.minSamples, samples);
     return runScenario(f, u);
   };
   auto tp = searchThroughput(runAt, 1000, o.minThroughputRps, o, ss, &*r, 0.95);
