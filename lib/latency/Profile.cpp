@@ -148,6 +148,7 @@ struct SweepPoint {
   json j;
   bool eligible = false;           ///< measured, outputs acceptable, objectives met
   double score = 0;                ///< throughput at objective
+  std::vector<double> passed;      ///< rates whose search run met the objectives, highest first
   std::shared_ptr<Model> model;    ///< transformed model (null: the original)
 };
 
@@ -331,7 +332,9 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
     CVGATE_TRY_ASSIGN(golden, goldenSamples(*ds, ctx.config.golden));
     json sweepJson = json::object();
     sweepJson["fixed"] = {{"inter_op_threads", actual.interOp},
-                          {"why", "torch sets inter-op threads once per process; a new value needs a new process"}};
+                          {"why", "torch sets inter-op threads once per process; a new value needs a new process "
+                                  "([runtime] inter_op_threads). Requests run in parallel through workers, which "
+                                  "are swept"}};
     sweepJson["quantized_engines"] = quantizedEngines();
     json subjSweep = json::object();
     for (auto& subject : subjects) {
@@ -360,8 +363,13 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         // the P95, error and validity objectives; report that run's figures.
         sp.score = vm.tput.bestRps;
         json bestRun = nullptr;
-        for (const auto& st : vm.tput.steps)
-          if (st.outcome == Outcome::Pass && st.offeredRps == sp.score) bestRun = st.run;
+        for (const auto& st : vm.tput.steps) {
+          if (st.outcome != Outcome::Pass) continue;
+          sp.passed.push_back(st.offeredRps);
+          if (st.offeredRps == sp.score) bestRun = st.run;
+        }
+        std::sort(sp.passed.rbegin(), sp.passed.rend());
+        sp.passed.erase(std::unique(sp.passed.begin(), sp.passed.end()), sp.passed.end());
         bool outputsOk = true;
         if (extra.contains("golden")) outputsOk = extra["golden"].value("acceptable", false);
         sp.eligible = outputsOk && sp.score >= p.obj.minThroughputRps;
@@ -422,41 +430,72 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         consider(sp);
       }
       // The winner of many noisy searches is the one most likely to have been
-      // lucky: before it becomes a patch, its best rate is measured again.
+      // lucky, and a bisection ends on the knee, where a repeat is a coin
+      // flip: before the winner becomes a patch it is measured again, at its
+      // best rate and, failing that, at the next lower rates its search
+      // passed (at most three). The patch claims the rate confirmed.
       json confirmation = nullptr;
+      double confirmedRps = 0;
       if (best.v.name() != base.v.name() && best.eligible) {
         CVGATE_TRY(applyThreadSettings({best.v.intra, p.threads.interOp}));
         ModelSut vs(best.model ? best.model : model, &images, role + ":" + best.v.name() + " (confirm)");
-        SearchSettings once = p.search;
-        once.doublingSteps = 0;
-        once.bisectSteps = 0;
-        spdlog::info("sweep: {} confirming {} at {}/s", role, best.v.name(), fmtNum(best.score, 1));
-        CVGATE_TRY_ASSIGN(cm, measure(vs, p, best.v.workers, best.v.maxBatch, std::min(1.0, p.cfg.warmupMaxS), false,
-                                      best.score, once));
-        const bool confirmed = cm.tput.bestRps >= best.score;
-        confirmation = {{"variant", best.v.name()}, {"offered_rps", best.score}, {"confirmed", confirmed},
-                        {"runs", toJson(cm.tput)["steps"]}};
-        if (!confirmed) {
-          spdlog::warn("sweep: {} {} did not meet the objectives again at {}/s: no patch", role, best.v.name(),
-                       fmtNum(best.score, 1));
-          confirmation["why"] = cm.tput.steps.empty() ? std::string("no run") : cm.tput.steps.back().why;
+        json runs = json::array();
+        std::string why = "no run";
+        const std::size_t tries = std::min<std::size_t>(3, best.passed.size());
+        for (std::size_t k = 0; k < tries && confirmedRps == 0; ++k) {
+          const double rate = best.passed[k];
+          if (rate < p.obj.minThroughputRps) break;
+          SearchSettings once = p.search;
+          once.doublingSteps = 0;
+          once.bisectSteps = 0;
+          spdlog::info("sweep: {} confirming {} at {}/s", role, best.v.name(), fmtNum(rate, 1));
+          CVGATE_TRY_ASSIGN(cm, measure(vs, p, best.v.workers, best.v.maxBatch, std::min(1.0, p.cfg.warmupMaxS),
+                                        false, rate, once));
+          for (const auto& st : toJson(cm.tput)["steps"]) runs.push_back(st);
+          if (cm.tput.bestRps >= rate) confirmedRps = rate;
+          else if (!cm.tput.steps.empty()) why = cm.tput.steps.back().why;
+        }
+        confirmation = {{"variant", best.v.name()}, {"search_best_rps", best.score},
+                        {"offered_rps", confirmedRps > 0 ? confirmedRps : best.score},
+                        {"confirmed", confirmedRps > 0}, {"confirmed_rps", confirmedRps}, {"runs", runs}};
+        if (confirmedRps == 0) {
+          confirmation["why"] = why;
+          spdlog::warn("sweep: {} {} did not meet the objectives again: no patch ({})", role, best.v.name(), why);
+        } else if (confirmedRps < best.score) {
+          spdlog::info("sweep: {} {} confirmed at {}/s (its search reached {}/s)", role, best.v.name(),
+                       fmtNum(confirmedRps, 1), fmtNum(best.score, 1));
         }
       }
       CVGATE_TRY(applyThreadSettings(p.threads));
       json pts = json::array();
       pts.push_back(base.j);
       for (const auto& sp : points) pts.push_back(sp.j);
+      // A patch's figures are its confirmed rate's; without a winner confirmed
+      // above the baseline, the baseline stands.
+      const bool better = confirmedRps > base.score;
+      const double bestRps = better ? confirmedRps : base.score;
       json sj = {{"baseline", base.v.name()}, {"baseline_throughput_rps", base.score}, {"variants", pts},
-                 {"best", best.v.name()}, {"best_throughput_rps", best.score},
-                 {"speedup", base.score > 0 ? num(best.score / base.score) : json(nullptr)},
+                 {"best", better ? best.v.name() : base.v.name()}, {"best_throughput_rps", bestRps},
+                 {"speedup", base.score > 0 ? num(bestRps / base.score) : json(nullptr)},
                  {"confirmation", confirmation}};
+      // Whether inter-op threads could matter for this model at all: the
+      // inter-op pool runs a TorchScript model's forks, and nothing else.
+      const int forks = forkCount(*model);
+      sj["inter_op"] = {{"forks", forks},
+                        {"matters", forks != 0},
+                        {"why", forks == 0 ? "the forward has no prim::fork: the inter-op pool runs nothing for this "
+                                             "model, so its size cannot change its latency"
+                                : forks > 0 ? "the forward forks " + std::to_string(forks) +
+                                                  " time(s): compare [runtime] inter_op_threads values in "
+                                                  "separate runs"
+                                            : "the graph could not be read"}};
       // The patch: the best eligible variant, when it differs from the baseline
       // and met the objectives again when re-measured.
-      if (!confirmation.is_null() && confirmation["confirmed"].get<bool>()) {
+      if (better) {
         std::ostringstream toml;
         toml << "# profile-latency patch for " << role << " '" << model->manifest().name << "' (cycle "
              << ctx.cycleId << "): throughput at objective " << fmtNum(base.score, 1) << "/s -> "
-             << fmtNum(best.score, 1) << "/s\n";
+             << fmtNum(bestRps, 1) << "/s\n";
         toml << "[runtime]\nintra_op_threads = " << best.v.intra << "\n\n";
         toml << "[latency]\nworkers = " << best.v.workers << "\nmax_batch = " << best.v.maxBatch << "\n";
         std::string archive;
@@ -470,12 +509,19 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         }
         // decide relays a recommended patch to innovation_relay (it is the
         // relay's one writer, and deduplicates across cycles).
-        const bool recommended = base.score > 0 && best.score >= base.score * (1 + p.cfg.patchMargin);
+        // A baseline whose search reached its bound has an unknown capacity:
+        // no claim to beat it is made.
+        const bool baseCapped = searchCapped(measured[role].tput);
+        const bool recommended = !baseCapped && base.score > 0 && bestRps >= base.score * (1 + p.cfg.patchMargin);
         sj["patch"] = {{"toml", toml.str()}, {"archive", archive.empty() ? json(nullptr) : json(archive)},
                        {"recommended", recommended}, {"margin", p.cfg.patchMargin},
+                       {"baseline_capped", baseCapped},
                        {"summary", role + " '" + model->manifest().name + "': " + best.v.name() + " sustains " +
-                                       fmtNum(best.score, 1) + "/s at objective vs " + fmtNum(base.score, 1) +
-                                       "/s now (x" + fmtNum(base.score > 0 ? best.score / base.score : 0.0, 2) + ")"}};
+                                       fmtNum(bestRps, 1) + "/s at objective vs " + fmtNum(base.score, 1) +
+                                       "/s now (x" + fmtNum(base.score > 0 ? bestRps / base.score : 0.0, 2) + ")" +
+                                       (baseCapped ? "; the current setting's search reached its bound, so its "
+                                                     "capacity, and the gain, are unknown: not recommended"
+                                                   : "")}};
         if (!o.patchOut.empty()) {
           const std::string file = o.patchOut + "/" + role + "/patch.toml";
           CVGATE_TRY(atomicWriteFile(file, toml.str()));

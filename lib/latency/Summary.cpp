@@ -285,6 +285,13 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
   return t;
 }
 
+bool searchCapped(const ThroughputResult& t) {
+  if (t.bestRps <= 0) return false;
+  for (const auto& st : t.steps)
+    if (st.offeredRps > t.bestRps && st.outcome != Outcome::Pass) return false;
+  return true;
+}
+
 Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std::string& subject) {
   Check c;
   c.id = "latency.throughput";
@@ -295,10 +302,7 @@ Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std:
   const std::string minS = fmtNum(o.minThroughputRps, 1) + "/s";
   if (t.bestRps >= o.minThroughputRps) {
     c.status = Outcome::Pass;
-    // Capped: nothing above the best rate was tried and missed.
-    bool capped = true;
-    for (const auto& st : t.steps)
-      if (st.offeredRps > t.bestRps && st.outcome != Outcome::Pass) capped = false;
+    const bool capped = searchCapped(t);
     c.message = "objectives met at up to " + fmtNum(t.bestRps, 1) + "/s offered (" +
                 std::to_string(t.steps.size()) + " runs searched" +
                 (capped ? "; the search bound was reached, capacity is higher" : "") + ") >= " + minS;

@@ -67,6 +67,10 @@ using SearchRunFn = std::function<Expected<RunResult>(double rate, std::size_t s
 ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, double minRps, const Objectives& o,
                                   const SearchSettings& s, const RunResult* first, double confidence);
 
+/// The search passed at its highest rate and tried nothing above it that
+/// missed: the capacity is at least bestRps, how much more is unknown.
+bool searchCapped(const ThroughputResult& t);
+
 /// latency.throughput from a search.
 Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std::string& subject);
 

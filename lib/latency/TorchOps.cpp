@@ -4,6 +4,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/quantization/finalize.h>
 #include <torch/csrc/jit/passes/quantization/insert_observers.h>
 #include <torch/csrc/jit/passes/quantization/insert_quant_dequant.h>
@@ -94,15 +95,33 @@ def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
   return m;
 }
 
-/// How many operators of `kind` the module's forward graph calls.
-int countOps(torch::jit::Module& m, const char* kind) {
+/// How many nodes of `kind` the module's forward graph has, submodule
+/// calls inlined, nested blocks included.
+int countOps(const torch::jit::Module& m, const char* kind) {
   const auto sym = c10::Symbol::fromQualString(kind);
+  std::shared_ptr<torch::jit::Graph> g = m.get_method("forward").graph()->copy();
+  torch::jit::Inline(*g);
   int n = 0;
-  for (const torch::jit::Node* node : m.get_method("forward").graph()->nodes())
-    if (node->kind() == sym) ++n;
+  std::vector<torch::jit::Block*> todo{g->block()};
+  while (!todo.empty()) {
+    torch::jit::Block* b = todo.back();
+    todo.pop_back();
+    for (torch::jit::Node* node : b->nodes()) {
+      if (node->kind() == sym) ++n;
+      for (torch::jit::Block* sub : node->blocks()) todo.push_back(sub);
+    }
+  }
   return n;
 }
 }  // namespace
+
+int forkCount(const Model& model) {
+  try {
+    return countOps(model.impl().module, "prim::fork");
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
 
 Variant makeVariant(const Model& base, const std::string& transform) {
   Variant v;

@@ -26,6 +26,11 @@ struct Variant {
 /// quantize_dynamic_jit with default_dynamic_qconfig).
 Variant makeVariant(const Model& base, const std::string& transform);
 
+/// How many prim::fork nodes the model's forward has (submodules inlined):
+/// the only work libtorch's inter-op thread pool runs for a TorchScript
+/// model. -1 when the graph cannot be read.
+int forkCount(const Model& model);
+
 /// at::globalContext().supportedQEngines(), as names.
 std::vector<std::string> quantizedEngines();
 

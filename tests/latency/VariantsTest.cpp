@@ -98,28 +98,48 @@ TEST_P(ReferenceVariants, FrozenKeepsTheOutputs) {
 
 INSTANTIATE_TEST_SUITE_P(Shipped, ReferenceVariants, ::testing::Values("fashion-mlp-v1", "fashion-cnn-v2"));
 
+/// A fixture model of the given behaviour, written to t and loaded.
+static std::shared_ptr<Model> fixtureModel(TempDir& t, const std::string& behaviour) {
+  FixtureSpec s;
+  s.behaviour = behaviour;
+  EXPECT_TRUE(writeFixtureModel(s, t.file(behaviour + ".pt")).ok());
+  auto m = Model::load(t.file(behaviour + ".pt"));
+  EXPECT_TRUE(m.ok()) << m.error().message();
+  return m.ok() ? *m : nullptr;
+}
+
 TEST(Variants, NothingToQuantiseIsSaidNotFaked) {
   TempDir t;
-  FixtureSpec s;
-  s.behaviour = "scaled-mean";
-  ASSERT_TRUE(writeFixtureModel(s, t.file("m.pt")).ok());
-  auto m = Model::load(t.file("m.pt"));
-  ASSERT_TRUE(m.ok());
-  Variant v = makeVariant(**m, "int8-dynamic");
+  auto m = fixtureModel(t, "scaled-mean");
+  ASSERT_TRUE(m);
+  Variant v = makeVariant(*m, "int8-dynamic");
   EXPECT_FALSE(v.model);
   EXPECT_NE(v.unavailable.find("no linear layer"), std::string::npos) << v.unavailable;
 }
 
 TEST(Variants, UnknownTransformIsUnavailable) {
   TempDir t;
-  FixtureSpec s;
-  s.behaviour = "linear";
-  ASSERT_TRUE(writeFixtureModel(s, t.file("m.pt")).ok());
-  auto m = Model::load(t.file("m.pt"));
-  ASSERT_TRUE(m.ok());
-  Variant v = makeVariant(**m, "fp8");
+  auto m = fixtureModel(t, "linear");
+  ASSERT_TRUE(m);
+  Variant v = makeVariant(*m, "fp8");
   EXPECT_FALSE(v.model);
   EXPECT_NE(v.unavailable.find("unknown transform 'fp8'"), std::string::npos);
-  Variant q = makeVariant(**m, "int8-dynamic");
+  Variant q = makeVariant(*m, "int8-dynamic");
   EXPECT_TRUE(q.model) << q.unavailable;
+}
+
+TEST(Variants, InterOpThreadsMatterOnlyToAModelThatForks) {
+  // The reference models run straight through: nothing for the inter-op pool.
+  if (std::filesystem::exists(kSrc + "/models/fashion-cnn-v2.pt")) {
+    auto m = Model::load(kSrc + "/models/fashion-cnn-v2.pt");
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(forkCount(**m), 0);
+  }
+  TempDir t;
+  auto plain = fixtureModel(t, "linear");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(forkCount(*plain), 0);
+  auto forked = Model::load(kSrc + "/tests/fixtures/forking-model.pt");
+  ASSERT_TRUE(forked.ok()) << forked.error().message();
+  EXPECT_EQ(forkCount(**forked), 2);
 }

@@ -4,12 +4,15 @@ graph-mode dynamic quantisation makes: quantize_dynamic_jit(model,
 the first test images, and both differ from the float model (so the variant
 is quantised, not a copy).
 Usage: quantize_compat.py ORIGINAL.pt CPP_INT8.pt IMAGES_IDX_GZ N"""
-import gzip
 import json
+import os
 import sys
 
 import torch
 from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic_jit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runtime"))
+from cvgate_inputs import test_images  # noqa: E402
 
 original_path, cpp_path, images_path, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 extra = {"cvgate.json": ""}
@@ -18,12 +21,7 @@ manifest = json.loads(extra["cvgate.json"])
 ours = torch.jit.load(cpp_path).eval()
 theirs = quantize_dynamic_jit(original, {"": default_dynamic_qconfig})
 
-raw = gzip.open(images_path).read()
-c, h, w = manifest["input"]["shape"]
-x = torch.frombuffer(bytearray(raw[16:16 + n * h * w]), dtype=torch.uint8).reshape(n, 1, h, w).float()
-mean = torch.tensor(manifest["preprocess"]["mean"]).reshape(1, -1, 1, 1)
-std = torch.tensor(manifest["preprocess"]["std"]).reshape(1, -1, 1, 1)
-x = (x * manifest["preprocess"]["scale"] - mean) / std
+x = test_images(images_path, manifest, n)
 with torch.no_grad():
     a, b, f = ours(x), theirs(x), original(x)
 same = (a - b).abs().max().item()

@@ -1,10 +1,11 @@
 """Shows that a cvgate model archive loads in PyTorch and gives the outputs
 libtorch gave (a golden recording made by the C++ runtime)."""
-import gzip
 import json
 import sys
 
 import torch
+
+from cvgate_inputs import test_images
 
 model_path, golden_path, images_path = sys.argv[1:4]
 extra = {"cvgate.json": ""}
@@ -12,12 +13,7 @@ model = torch.jit.load(model_path, _extra_files=extra)
 manifest = json.loads(extra["cvgate.json"])
 golden = json.load(open(golden_path))
 n = len(golden["ids"])
-raw = gzip.open(images_path).read()
-c, h, w = manifest["input"]["shape"]
-x = torch.frombuffer(bytearray(raw[16:16 + n * h * w]), dtype=torch.uint8).reshape(n, 1, h, w).float()
-mean = torch.tensor(manifest["preprocess"]["mean"]).reshape(1, -1, 1, 1)
-std = torch.tensor(manifest["preprocess"]["std"]).reshape(1, -1, 1, 1)
-x = (x * manifest["preprocess"]["scale"] - mean) / std
+x = test_images(images_path, manifest, n)
 with torch.no_grad():
     probs = torch.softmax(model(x), 1)
 expected = torch.tensor(golden["probs"])
