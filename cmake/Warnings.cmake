@@ -29,6 +29,7 @@ function(cvgate_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/core)
   target_compile_definitions(${name} PRIVATE
     CVGATE_SOURCE_DIR="${PROJECT_SOURCE_DIR}" CVGATE_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
   cvgate_warnings(${name})

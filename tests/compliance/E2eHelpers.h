@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 #include <cmath>
 #include <cstdint>
@@ -15,13 +14,9 @@
 
 #include "FixtureModels.h"
 #include "TempDir.h"
+#include "ToolRun.h"
 
 namespace cvgate::testing {
-
-inline std::string binDir() {
-  const char* env = std::getenv("CVGATE_BIN_DIR");
-  return env && *env ? env : CVGATE_BIN_DIR;
-}
 
 inline void putBe32(std::ofstream& o, std::uint32_t v) {
   char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
@@ -47,27 +42,15 @@ inline void writeIdx(const std::string& images, const std::string& labels,
   for (auto l : ls) lb.put(static_cast<char>(l));
 }
 
-struct RunResult {
-  int code = -1;
-  std::string out, err;
+/// A run of eval-compliance, with its stdout parsed.
+struct RunResult : ToolRun {
   nlohmann::json report;  ///< parsed stdout (null if not JSON)
 };
 
-inline std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
 /// Run eval-compliance with `args` (shell words) inside `t`.
 inline RunResult runTool(const TempDir& t, const std::string& args) {
-  std::string cmd = "cd '" + t.path() + "' && '" + binDir() + "/eval-compliance' " + args + " > '" +
-                    t.file("stdout") + "' 2> '" + t.file("stderr") + "'";
-  int st = std::system(cmd.c_str());
-  RunResult r;
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.out = slurp(t.file("stdout"));
-  r.err = slurp(t.file("stderr"));
-  r.report = nlohmann::json::parse(r.out, nullptr, false);
+  RunResult r{runTool("eval-compliance", args, t.path(), t.path()), nullptr};
+  r.report = r.json();
   if (r.report.is_discarded()) r.report = nullptr;
   return r;
 }

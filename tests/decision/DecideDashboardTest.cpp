@@ -1,7 +1,6 @@
 // The monitoring dashboard over a history of cycles (PAUSE, PAUSE, GO,
 // ROLLBACK, ...): self-contained HTML, rendered by headless Chromium.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -11,20 +10,15 @@
 #include "DecisionFixtures.h"
 #include "registry/Registry.h"
 #include "report/Feed.h"
-#include "../core/TempDir.h"
+#include "TempDir.h"
+#include "ToolRun.h"
 
 using namespace cvgate;
 using namespace cvgate::decisiontest;
 namespace fs = std::filesystem;
+using cvgate::testing::slurp;
 
 namespace {
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 void setFigures(Report& r, const std::string& id, const std::string& subject, double value, double lo, double hi) {
   for (auto& c : r.checks)
@@ -34,10 +28,7 @@ void setFigures(Report& r, const std::string& id, const std::string& subject, do
     }
 }
 
-int run(const std::string& cmd) {
-  int st = std::system(cmd.c_str());
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+int run(const std::string& cmd) { return cvgate::testing::exitCode(std::system(cmd.c_str())); }
 
 }  // namespace
 

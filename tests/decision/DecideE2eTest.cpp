@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -17,31 +16,19 @@
 #include "common/Fs.h"
 #include "registry/Registry.h"
 #include "report/Feed.h"
-#include "../core/TempDir.h"
+#include "TempDir.h"
+#include "ToolRun.h"
 
 using namespace cvgate;
 using namespace cvgate::decisiontest;
+using cvgate::testing::runTool;
+using cvgate::testing::schemaErrors;
+using cvgate::testing::slurp;
+using cvgate::testing::ToolRun;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string binDir() {
-  const char* e = std::getenv("CVGATE_BIN_DIR");
-  return e && *e ? e : CVGATE_BIN_DIR;
-}
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-struct RunResult {
-  int code = -1;
-  std::string out, err;
-  json j() const { return json::parse(out, nullptr, false); }
-};
 
 /// A state directory with a registry: current v1, known-good v0, candidate v2 staged.
 class DecideE2e : public ::testing::Test {
@@ -72,16 +59,8 @@ class DecideE2e : public ::testing::Test {
     for (const auto& r : reports) ASSERT_TRUE(publishReport(state, r).ok());
   }
 
-  RunResult decide(const std::string& cycle, const std::string& extra = "") {
-    RunResult r;
-    std::string out = tmp.file("stdout"), err = tmp.file("stderr");
-    std::string cmd = binDir() + "/decide --config " + tmp.file("cvgate.toml") + " --cycle " + cycle + " " + extra +
-                      " >" + out + " 2>" + err;
-    int st = std::system(cmd.c_str());
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+  ToolRun decide(const std::string& cycle, const std::string& extra = "") {
+    return runTool("decide", "--config " + tmp.file("cvgate.toml") + " --cycle " + cycle + " " + extra, tmp.path());
   }
 
   RegistryState registry() {
@@ -103,7 +82,7 @@ TEST_F(DecideE2e, GoDeploysTheCandidateAndWritesTheVerdict) {
   publish(cycleReports(cycle, models()));
   auto r = decide(cycle, "--html " + tmp.file("dash.html") + " --prom " + tmp.file("cvgate.prom"));
   ASSERT_EQ(r.code, 0) << r.err << r.out;
-  json v = r.j();
+  json v = r.json();
   ASSERT_FALSE(v.is_discarded()) << r.out;
   EXPECT_EQ(v["schema"], "cvgate.verdict/1");
   EXPECT_EQ(v["cycle_id"], cycle);
@@ -148,9 +127,9 @@ TEST_F(DecideE2e, DryRunLeavesRegistryAndFeedsUntouched) {
   std::string before = slurp(state + "/registry/state.json");
   auto r = decide(cycle, "--dry-run");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.j()["results"]["verdict"], "GO");
-  EXPECT_EQ(r.j()["results"]["action"]["performed"], false);
-  EXPECT_EQ(r.j()["results"]["dry_run"], true);
+  EXPECT_EQ(r.json()["results"]["verdict"], "GO");
+  EXPECT_EQ(r.json()["results"]["action"]["performed"], false);
+  EXPECT_EQ(r.json()["results"]["dry_run"], true);
   EXPECT_EQ(slurp(state + "/registry/state.json"), before);
   EXPECT_EQ(registry().current->sha256, v1);
   EXPECT_FALSE(fs::exists(feedPath(state, "verdicts", cycle)));
@@ -164,7 +143,7 @@ TEST_F(DecideE2e, ProductionBreachRollsBackToTheKnownGood) {
   publish(reports);
   auto r = decide(cycle);
   ASSERT_EQ(r.code, 20) << r.err << r.out;
-  json v = r.j();
+  json v = r.json();
   EXPECT_EQ(v["results"]["verdict"], "ROLLBACK");
   EXPECT_EQ(v["results"]["action"]["type"], "rollback");
   EXPECT_EQ(v["results"]["action"]["to"], v0);
@@ -205,7 +184,7 @@ TEST_F(DecideE2e, ProductionBreachWithoutKnownGoodPausesAndOpensAnIncident) {
   publish(reports);
   auto r = decide(cycle);
   ASSERT_EQ(r.code, 10) << r.err;
-  json v = r.j();
+  json v = r.json();
   EXPECT_NE(str(v["results"]["reasons"]).find("production breaching, no rollback target"), std::string::npos);
   json inc = json::parse(slurp(feedPath(state, "incidents", v["results"]["incident"].get<std::string>())));
   EXPECT_EQ(inc["what"], "production breaching, no rollback target");
@@ -220,7 +199,7 @@ TEST_F(DecideE2e, InconclusiveIsPauseWithNeedAndExplainSaysWhy) {
   publish(reports);
   auto r = decide(cycle, "--explain");
   ASSERT_EQ(r.code, 10) << r.err;
-  EXPECT_TRUE(r.j().is_discarded()) << "--explain prints text in place of the JSON";
+  EXPECT_TRUE(r.json().is_discarded()) << "--explain prints text in place of the JSON";
   EXPECT_NE(r.out.find("[inconclusive] latency.valid (candidate)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("more evidence needed: {\"samples\":900}"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Verdict: PAUSE"), std::string::npos) << r.out;
@@ -242,11 +221,11 @@ TEST_F(DecideE2e, MissingAndStaleReportsPauseWithReasons) {
   publish(reports);
   auto r = decide(cycle);
   ASSERT_EQ(r.code, 10) << r.err;
-  std::string reasons = str(r.j()["results"]["reasons"]);
+  std::string reasons = str(r.json()["results"]["reasons"]);
   EXPECT_NE(reasons.find("stale"), std::string::npos) << reasons;
   EXPECT_NE(reasons.find("no rollback report"), std::string::npos) << reasons;
-  EXPECT_EQ(r.j()["results"]["report_problems"].size(), 2u);
-  EXPECT_TRUE(r.j()["results"]["incident"].is_string());  // an errored cycle is an incident
+  EXPECT_EQ(r.json()["results"]["report_problems"].size(), 2u);
+  EXPECT_TRUE(r.json()["results"]["incident"].is_string());  // an errored cycle is an incident
 }
 
 TEST_F(DecideE2e, ReportFilesOnTheCommandLineAndTamperedCandidate) {
@@ -262,8 +241,8 @@ TEST_F(DecideE2e, ReportFilesOnTheCommandLineAndTamperedCandidate) {
   }
   auto r = decide(cycle, args);
   ASSERT_EQ(r.code, 10) << r.err;
-  EXPECT_NE(str(r.j()["results"]["reasons"]).find("integrity"), std::string::npos);
-  EXPECT_EQ(r.j()["results"]["reports"]["cvgate.env"], tmp.file("r0.json"));
+  EXPECT_NE(str(r.json()["results"]["reasons"]).find("integrity"), std::string::npos);
+  EXPECT_EQ(r.json()["results"]["reports"]["cvgate.env"], tmp.file("r0.json"));
   EXPECT_EQ(registry().current->sha256, v1);
 }
 
@@ -273,7 +252,7 @@ TEST_F(DecideE2e, ConsecutivePassesAreCountedFromTheVerdictsFeed) {
   publish(cycleReports(c1, models()));
   auto r1 = decide(c1);
   ASSERT_EQ(r1.code, 10) << r1.err;
-  EXPECT_NE(str(r1.j()["results"]["reasons"]).find("1 consecutive passing cycle(s) of 2"), std::string::npos);
+  EXPECT_NE(str(r1.json()["results"]["reasons"]).find("1 consecutive passing cycle(s) of 2"), std::string::npos);
   publish(cycleReports(c2, models()));
   auto r2 = decide(c2);
   ASSERT_EQ(r2.code, 0) << r2.out;
@@ -304,7 +283,7 @@ TEST_F(DecideE2e, BusyRegistryIsPauseAndTheVerdictIsStillWritten) {
   ::flock(fd, LOCK_UN);
   ::close(fd);
   ASSERT_EQ(r.code, 10) << r.err << r.out;
-  json v = r.j();
+  json v = r.json();
   EXPECT_EQ(v["results"]["verdict"], "PAUSE");
   EXPECT_NE(str(v["results"]["reasons"]).find("registry unavailable"), std::string::npos) << str(v["results"]);
   EXPECT_TRUE(fs::exists(feedPath(state, "verdicts", cycle)));
@@ -321,20 +300,14 @@ TEST_F(DecideE2e, OutputsValidateAgainstTheirJsonSchemas) {
   publish(reports);
   auto r = decide(cycle);
   ASSERT_EQ(r.code, 20) << r.err;
-  std::string src = CVGATE_SOURCE_DIR;
   std::ofstream(tmp.file("v.json")) << r.out;
-  auto validate = [&](const std::string& schema, const std::string& file) {
-    std::string cmd = "/usr/bin/python3 -c 'import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), "
-                      "json.load(open(sys.argv[1])))' " + src + "/schemas/" + schema + " " + file + " 2>" + tmp.file("py.err");
-    int st = std::system(cmd.c_str());
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? std::string() : slurp(tmp.file("py.err"));
-  };
-  EXPECT_EQ(validate("cvgate.verdict.schema.json", tmp.file("v.json")), "");
-  std::string inc = feedPath(state, "incidents", r.j()["results"]["incident"].get<std::string>());
-  EXPECT_EQ(validate("cvgate.incident.schema.json", inc), "");
+  auto validate = [](const std::string& kind, const std::string& file) { return schemaErrors(kind, file); };
+  EXPECT_EQ(validate("cvgate.verdict", tmp.file("v.json")), "");
+  std::string inc = feedPath(state, "incidents", r.json()["results"]["incident"].get<std::string>());
+  EXPECT_EQ(validate("cvgate.incident", inc), "");
   auto relay = listFeed(state, "innovation_relay");
   ASSERT_FALSE(relay.empty());
-  EXPECT_EQ(validate("cvgate.relay.schema.json", feedPath(state, "innovation_relay", relay[0])), "");
+  EXPECT_EQ(validate("cvgate.relay", feedPath(state, "innovation_relay", relay[0])), "");
   // And a schema that is wrong for the record fails (the check can fail).
-  EXPECT_NE(validate("cvgate.incident.schema.json", tmp.file("v.json")), "");
+  EXPECT_NE(validate("cvgate.incident", tmp.file("v.json")), "");
 }

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "TempDir.h"
+#include "ToolRun.h"
 #include "common/Fs.h"
 #include "common/Sha256.h"
 
@@ -62,8 +63,7 @@ class Scenario {
     std::string errFile = t_.file(cycle + ".stderr");
     std::string cmd = "CVGATE_BIN_DIR=" + binDir + " " + kSrc + "/tools/heartbeat --config " + config() +
                       " --cycle " + cycle + " " + extraArgs + " >/dev/null 2>" + errFile;
-    int st = std::system(cmd.c_str());
-    c.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    c.rc = cvgate::testing::exitCode(std::system(cmd.c_str()));
     c.err = cvgate::readFile(errFile).ok() ? *cvgate::readFile(errFile) : "";
     auto v = cvgate::readFile(state() + "/feeds/verdicts/" + cycle + ".json");
     if (v.ok()) c.verdict = json::parse(*v, nullptr, false);
@@ -75,8 +75,7 @@ class Scenario {
   /// model-registry with this scenario's config.
   int registry(const std::string& args) const {
     std::string cmd = kBin + "/model-registry --config " + config() + " " + args + " >/dev/null 2>&1";
-    int st = std::system(cmd.c_str());
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return cvgate::testing::exitCode(std::system(cmd.c_str()));
   }
 
   json registryState() const {
@@ -240,7 +239,6 @@ TEST(Heartbeat, ASecondHeartbeatRefusesWhileOneRunsAndNothingIsLost) {
 TEST(Heartbeat, BadUsageIsOneLineAndExit2) {
   Scenario s;
   std::string cmd = "CVGATE_BIN_DIR=" + kBin + " " + kSrc + "/tools/heartbeat --bogus 2>" + s.path("err");
-  int st = std::system(cmd.c_str());
-  EXPECT_EQ(WEXITSTATUS(st), 2);
+  EXPECT_EQ(cvgate::testing::exitCode(std::system(cmd.c_str())), 2);
   EXPECT_EQ(*cvgate::readFile(s.path("err")), "heartbeat: error: '--bogus': unknown option (see heartbeat --help)\n");
 }

@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -20,6 +19,7 @@
 
 #include "FixtureModels.h"
 #include "TempDir.h"
+#include "ToolRun.h"
 #include "common/Fs.h"
 #include "common/Sha256.h"
 #include "report/Feed.h"
@@ -32,39 +32,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
-std::string binDir() {
-  if (const char* e = std::getenv("CVGATE_BIN_DIR"); e && *e) return e;
-  return CVGATE_BIN_DIR;
-}
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void put(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
   std::ofstream(path, std::ios::binary) << text;
 }
 
-struct ToolRun {
-  int rc = -1;
-  std::string out, err;
-  json report() const { return json::parse(out, nullptr, false); }
-};
-
 ToolRun run(const std::string& args, const std::string& scratch) {
-  std::string o = scratch + "/stdout", e = scratch + "/stderr";
-  std::string cmd = binDir() + "/verify-env " + args + " >" + o + " 2>" + e;
-  int st = std::system(cmd.c_str());
-  ToolRun r;
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.out = slurp(o);
-  r.err = slurp(e);
-  return r;
+  return runTool("verify-env", args, scratch);
 }
 
 const json* check(const json& report, const std::string& id, const std::string& subject = "") {
@@ -173,8 +147,8 @@ bool validates(const std::string& reportPath) {
 }  // namespace
 
 TEST_F(VerifyEnvE2E, RecordThenVerifyPasses) {
-  ASSERT_EQ(record_->rc, 0) << record_->err << record_->out;
-  json rec = record_->report();
+  ASSERT_EQ(record_->code, 0) << record_->err << record_->out;
+  json rec = record_->json();
   EXPECT_EQ(rec["status"], "pass");
   EXPECT_EQ(rec["results"]["lock"]["recorded"], true);
 
@@ -191,7 +165,7 @@ TEST_F(VerifyEnvE2E, RecordThenVerifyPasses) {
 
   std::string s = stateWithLock();
   ToolRun r = run("--config " + config() + " --state-dir " + s + " --out " + t_.file("report.json"), t_.path());
-  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
   json j = json::parse(slurp(t_.file("report.json")));
   EXPECT_EQ(j["schema"], "cvgate.env/1");
   EXPECT_EQ(j["status"], "pass");
@@ -218,8 +192,8 @@ TEST_F(VerifyEnvE2E, TamperedModelFailsItsHash) {
   put(t_.file("tampered.pt"), bytes);
   ToolRun r = run("--config " + config() + " --state-dir " + stateWithLock() + " --current " +
                       t_.file("tampered.pt"), t_.path());
-  EXPECT_EQ(r.rc, 10) << r.err;
-  json j = r.report();
+  EXPECT_EQ(r.code, 10) << r.err;
+  json j = r.json();
   EXPECT_EQ(j["status"], "fail");
   const json* h = check(j, "env.model_hash", "current");
   ASSERT_TRUE(h);
@@ -240,8 +214,8 @@ TEST_F(VerifyEnvE2E, TruncatedModelFailsGoldenAndIsNotAnError) {
   put(t_.file("truncated.pt"), bytes.substr(0, bytes.size() / 2));
   ToolRun r = run("--config " + config() + " --state-dir " + stateWithLock() + " --current " +
                       t_.file("truncated.pt"), t_.path());
-  EXPECT_EQ(r.rc, 10) << r.err;
-  json j = r.report();
+  EXPECT_EQ(r.code, 10) << r.err;
+  json j = r.json();
   EXPECT_EQ(check(j, "env.model_hash", "current")->at("status"), "fail");
   const json* g = check(j, "env.golden", "current");
   ASSERT_TRUE(g);
@@ -258,7 +232,7 @@ TEST_F(VerifyEnvE2E, TruncatedModelFailsGoldenAndIsNotAnError) {
 TEST_F(VerifyEnvE2E, MissingModelFileIsBadInput) {
   ToolRun r = run("--config " + config() + " --state-dir " + stateWithLock() + " --current " +
                       t_.file("nope.pt"), t_.path());
-  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(r.out.empty());
   EXPECT_EQ(r.err.rfind("verify-env: error: current model '" + t_.file("nope.pt") + "': no such file", 0), 0u)
       << r.err;
@@ -267,8 +241,8 @@ TEST_F(VerifyEnvE2E, MissingModelFileIsBadInput) {
 TEST_F(VerifyEnvE2E, ChangedConfigIsSevereDrift) {
   put(t_.file("changed.toml"), configText(dir(), 1, "[compliance]\nthreshold = 0.6\n"));
   ToolRun r = run("--config " + t_.file("changed.toml") + " --state-dir " + stateWithLock(), t_.path());
-  EXPECT_EQ(r.rc, 10) << r.err;
-  json j = r.report();
+  EXPECT_EQ(r.code, 10) << r.err;
+  json j = r.json();
   const json* c = check(j, "env.drift.config");
   ASSERT_TRUE(c);
   EXPECT_EQ((*c)["status"], "fail");
@@ -281,8 +255,8 @@ TEST_F(VerifyEnvE2E, ChangedConfigIsSevereDrift) {
 TEST_F(VerifyEnvE2E, OtherIntraOpThreadsIsSevereDrift) {
   put(t_.file("threads.toml"), configText(dir(), 2));
   ToolRun r = run("--config " + t_.file("threads.toml") + " --state-dir " + stateWithLock(), t_.path());
-  EXPECT_EQ(r.rc, 10) << r.err;
-  json j = r.report();
+  EXPECT_EQ(r.code, 10) << r.err;
+  json j = r.json();
   const json* c = check(j, "env.drift.intra_op_threads");
   ASSERT_TRUE(c);
   EXPECT_EQ((*c)["status"], "fail");
@@ -301,8 +275,8 @@ TEST_F(VerifyEnvE2E, SevereAndMinorDriftInTheLock) {
   lock["parts"]["blas"]["path"] = "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3";
   put(s + "/env.lock.json", lock.dump(2));
   ToolRun r = run("--config " + config() + " --state-dir " + s, t_.path());
-  EXPECT_EQ(r.rc, 10) << r.err;
-  json j = r.report();
+  EXPECT_EQ(r.code, 10) << r.err;
+  json j = r.json();
   const json* h = check(j, "env.drift.hostname");
   ASSERT_TRUE(h);
   EXPECT_EQ((*h)["status"], "pass");
@@ -326,8 +300,8 @@ TEST_F(VerifyEnvE2E, SevereAndMinorDriftInTheLock) {
 TEST_F(VerifyEnvE2E, MissingLockIsInconclusiveWithTheRecordCommand) {
   std::string s = t_.file("empty-state");
   ToolRun r = run("--config " + config() + " --state-dir " + s, t_.path());
-  EXPECT_EQ(r.rc, 11) << r.err;
-  json j = r.report();
+  EXPECT_EQ(r.code, 11) << r.err;
+  json j = r.json();
   EXPECT_EQ(j["status"], "inconclusive");
   const json* c = check(j, "env.lock");
   ASSERT_TRUE(c);
@@ -346,7 +320,7 @@ TEST_F(VerifyEnvE2E, CorruptLockIsAOneLineErrorExit2) {
   std::string s = t_.file("state");
   put(s + "/env.lock.json", "{\"schema\": \"cvgate.envlock/1\", \"env_hash\": ");
   ToolRun r = run("--config " + config() + " --state-dir " + s, t_.path());
-  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(r.out.empty()) << r.out;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_EQ(r.err.rfind("verify-env: error: lock '" + s + "/env.lock.json': not valid JSON", 0), 0u) << r.err;
@@ -354,7 +328,7 @@ TEST_F(VerifyEnvE2E, CorruptLockIsAOneLineErrorExit2) {
 
 TEST_F(VerifyEnvE2E, TextFormatIsATableOfTheSameChecks) {
   ToolRun r = run("--config " + config() + " --state-dir " + stateWithLock() + " --format text", t_.path());
-  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.rfind("verify-env ", 0), std::string::npos);
   EXPECT_NE(r.out.find("status pass"), std::string::npos) << r.out;
   for (const char* s : {"STATUS", "env.golden", "env.drift.blas", "Baseline KPIs", "compliance", "0.71", "Fingerprint"})
@@ -363,7 +337,7 @@ TEST_F(VerifyEnvE2E, TextFormatIsATableOfTheSameChecks) {
 
 TEST_F(VerifyEnvE2E, HelpOptionsAreAllInTheManPage) {
   ToolRun h = run("--help", t_.path());
-  ASSERT_EQ(h.rc, 0);
+  ASSERT_EQ(h.code, 0);
   EXPECT_NE(h.out.find("Exit status"), std::string::npos);
   std::string man = slurp(std::string(CVGATE_SOURCE_DIR) + "/man/verify-env.1");
   ASSERT_FALSE(man.empty());
@@ -378,6 +352,6 @@ TEST_F(VerifyEnvE2E, HelpOptionsAreAllInTheManPage) {
     EXPECT_TRUE(man.find(roff) != std::string::npos || man.find(o) != std::string::npos) << o;
   }
   ToolRun v = run("--version", t_.path());
-  EXPECT_EQ(v.rc, 0);
+  EXPECT_EQ(v.code, 0);
   EXPECT_NE(v.out.find("verify-env (cvgate)"), std::string::npos);
 }

@@ -4,7 +4,6 @@
 // passes; missing, stale and unknown-version reports are findings; --format md,
 // --publish, bad input, and the JSON Schema agree with what the tool writes.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -14,6 +13,7 @@
 
 #include "FixtureModels.h"
 #include "TempDir.h"
+#include "ToolRun.h"
 #include "common/Fs.h"
 #include "common/Sha256.h"
 #include "config/Config.h"
@@ -26,21 +26,15 @@ using namespace cvgate::testing;
 
 namespace {
 
-std::string binDir() {
-  const char* e = std::getenv("CVGATE_BIN_DIR");
-  return e && *e ? e : CVGATE_BIN_DIR;
-}
-
 std::string be32(std::uint32_t v) {
   std::string s(4, '\0');
   for (int i = 0; i < 4; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((v >> (24 - 8 * i)) & 0xFF);
   return s;
 }
 
-struct ToolRun {
-  int code = -1;
-  std::string out, err;
-  json j;  ///< stdout parsed, when it is JSON
+/// A run of check-integration, with its stdout parsed.
+struct IntegrationRun : ToolRun {
+  nlohmann::json j;  ///< stdout parsed, when it is JSON
 };
 
 const std::string kCycle = "20261125T2100Z-e2e1";
@@ -155,15 +149,9 @@ class Cycle {
     }
   }
 
-  ToolRun run(const std::string& args) const {
-    std::string cmd = "cd " + t.path() + " && " + binDir() + "/check-integration --config c.toml --cycle " + kCycle +
-                      " " + args + " >out.txt 2>err.txt";
-    int st = std::system(cmd.c_str());
-    ToolRun r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = *readFile(t.file("out.txt"));
-    r.err = *readFile(t.file("err.txt"));
-    r.j = json::parse(r.out, nullptr, false);
+  IntegrationRun run(const std::string& args) const {
+    IntegrationRun r{runTool("check-integration", "--config c.toml --cycle " + kCycle + " " + args, t.path(), t.path()), {}};
+    r.j = r.json();
     return r;
   }
 
@@ -192,17 +180,7 @@ bool hasFinding(const json& j, const std::string& id) {
 
 /// Validate a report file against schemas/cvgate.integration.schema.json with
 /// the Debian python's jsonschema. Returns "" or the validator's message.
-std::string validate(const std::string& reportPath) {
-  std::string schema = std::string(CVGATE_SOURCE_DIR) + "/schemas/cvgate.integration.schema.json";
-  std::string cmd = "/usr/bin/python3 -c 'import json,sys,jsonschema; "
-                    "jsonschema.Draft7Validator.check_schema(json.load(open(sys.argv[1]))); "
-                    "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))' " +
-                    schema + " " + reportPath + " 2>" + reportPath + ".err";
-  int st = std::system(cmd.c_str());
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return "";
-  auto e = readFile(reportPath + ".err");
-  return e.ok() ? *e : "validator failed";
-}
+std::string validate(const std::string& reportPath) { return schemaErrors("cvgate.integration", reportPath); }
 
 }  // namespace
 
@@ -210,7 +188,7 @@ TEST(CheckIntegrationE2E, CleanPairPasses) {
   Cycle c;
   c.stage(Cycle::clean());
   c.publishAll();
-  ToolRun r = c.run("");
+  IntegrationRun r = c.run("");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   ASSERT_TRUE(r.j.is_object());
   EXPECT_EQ(r.j["schema"], "cvgate.integration/1");
@@ -252,7 +230,7 @@ TEST(CheckIntegrationE2E, InputSizeIsABreakingHighRisk) {
   s.height = s.width = 32;
   c.stage(s);
   c.publishAll();
-  ToolRun r = c.run("");
+  IntegrationRun r = c.run("");
   EXPECT_EQ(r.code, 10) << r.err;
   json e = matrixEntry(r.j, "input.shape");
   EXPECT_EQ(e["class"], "breaking");
@@ -272,7 +250,7 @@ TEST(CheckIntegrationE2E, ReorderedLabelsAreBreakingWithEqualCount) {
   for (int i = 9; i >= 0; --i) s.labels.push_back("c" + std::to_string(i));
   c.stage(s);
   c.publishAll();
-  ToolRun r = c.run("");
+  IntegrationRun r = c.run("");
   EXPECT_EQ(r.code, 10) << r.err;
   EXPECT_EQ(matrixEntry(r.j, "labels.order")["class"], "breaking");
   EXPECT_EQ(matrixEntry(r.j, "labels.set")["class"], "compatible");
@@ -289,7 +267,7 @@ TEST(CheckIntegrationE2E, MoreClassesBreakArity) {
   for (int i = 0; i < 12; ++i) s.labels.push_back("c" + std::to_string(i));
   c.stage(s);
   c.publishAll();
-  ToolRun r = c.run("");
+  IntegrationRun r = c.run("");
   EXPECT_EQ(r.code, 10) << r.err;
   EXPECT_EQ(matrixEntry(r.j, "output.arity")["class"], "breaking");
   EXPECT_EQ(matrixEntry(r.j, "output.arity")["candidate"], "12");
@@ -305,7 +283,7 @@ TEST(CheckIntegrationE2E, NanOutputFailsBehaviourNotInterface) {
   s.behaviour = "nan";
   c.stage(s);
   c.publishAll();
-  ToolRun r = c.run("");
+  IntegrationRun r = c.run("");
   EXPECT_EQ(r.code, 10) << r.err;
   EXPECT_EQ(status(r.j, "integration.interface"), "pass");
   EXPECT_EQ(status(r.j, "integration.behaviour"), "fail");
@@ -323,7 +301,7 @@ TEST(CheckIntegrationE2E, NoCandidateIsInconclusive) {
   Cycle c;
   c.stage(Cycle::clean());  // reports are about no candidate
   c.publishAll(/*withCandidate=*/false);
-  ToolRun r = c.run("--candidate none");
+  IntegrationRun r = c.run("--candidate none");
   EXPECT_EQ(r.code, 11) << r.err;
   for (const char* id : {"integration.interface", "integration.behaviour", "integration.risk"}) {
     EXPECT_EQ(status(r.j, id), "inconclusive") << id;
@@ -340,7 +318,7 @@ TEST(CheckIntegrationE2E, MissingReportsLeaveTheCycleIncomplete) {
   Cycle c;
   c.stage(Cycle::clean());
   c.publish(c.report("cvgate.env", "verify-env"));
-  ToolRun r = c.run("");
+  IntegrationRun r = c.run("");
   EXPECT_EQ(r.code, 11) << r.err;
   EXPECT_EQ(status(r.j, "integration.contracts"), "inconclusive");
   const json& need = (*check(r.j, "integration.contracts"))["need"]["reports"];
@@ -359,7 +337,7 @@ TEST(CheckIntegrationE2E, StaleReportIsAFindingAndNotUsed) {
   Report stale = c.latency();
   stale.subjects["candidate"].sha256 = std::string(64, 'e');  // about other candidate bytes
   c.publish(stale);
-  ToolRun r = c.run("");
+  IntegrationRun r = c.run("");
   EXPECT_EQ(r.code, 10) << r.err;
   EXPECT_EQ(status(r.j, "integration.contracts"), "fail");
   EXPECT_NE((*check(r.j, "integration.contracts"))["message"].get<std::string>().find("stale"), std::string::npos);
@@ -380,7 +358,7 @@ TEST(CheckIntegrationE2E, UnknownSchemaVersionsAreRefusedClearly) {
     json j = toJson(c.latency());
     j["schema"] = version;
     std::ofstream(c.t.file("lat.json")) << j.dump();
-    ToolRun r = c.run("--latency-report lat.json");
+    IntegrationRun r = c.run("--latency-report lat.json");
     EXPECT_EQ(r.code, 10) << r.err;
     EXPECT_EQ(status(r.j, "integration.contracts"), "fail");
     const json& k = r.j["results"]["contracts"][1];
@@ -400,7 +378,7 @@ TEST(CheckIntegrationE2E, LockOfAnUnknownVersionIsAFinding) {
   c.stage(Cycle::clean());
   c.publishAll();
   std::ofstream(c.t.file("state/env.lock.json")) << R"({"schema": "cvgate.envlock/0"})";
-  ToolRun r = c.run("");
+  IntegrationRun r = c.run("");
   EXPECT_EQ(r.code, 0) << r.err;  // medium: verify-env is the one that needs the lock
   EXPECT_EQ(r.j["results"]["lock"]["state"], "refused");
   EXPECT_TRUE(hasFinding(r.j, "contracts.lock"));
@@ -413,7 +391,7 @@ TEST(CheckIntegrationE2E, SignificantClassRegressionIsInTheSummaryAndScorecard) 
   c.stage(Cycle::clean());
   c.publishAll();
   c.publish(c.compliance(/*regressShirt=*/true));
-  ToolRun r = c.run("");
+  IntegrationRun r = c.run("");
   EXPECT_EQ(r.code, 0) << r.out << r.err;  // high, but below the blocking score
   bool saw = false;
   for (const auto& row : r.j["results"]["regression_summary"])
@@ -436,7 +414,7 @@ TEST(CheckIntegrationE2E, MarkdownRenderingAndPublishedJson) {
   for (int i = 9; i >= 0; --i) s.labels.push_back("c" + std::to_string(i));
   c.stage(s);
   c.publishAll();
-  ToolRun r = c.run("--format md --publish");
+  IntegrationRun r = c.run("--format md --publish");
   EXPECT_EQ(r.code, 10) << r.err;
   EXPECT_TRUE(r.j.is_discarded()) << "stdout should be Markdown";
   EXPECT_NE(r.out.find("# Integration: prod -> cand"), std::string::npos) << r.out;
@@ -455,7 +433,7 @@ TEST(CheckIntegrationE2E, MarkdownRenderingAndPublishedJson) {
 TEST(CheckIntegrationE2E, BadInputIsOneLineAndExit2) {
   Cycle c;
   c.stage(Cycle::clean());
-  ToolRun r = c.run("--env-report nope.json");
+  IntegrationRun r = c.run("--env-report nope.json");
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, "check-integration: error: 'nope.json' (--env-report): expected an existing report file\n");
   EXPECT_TRUE(r.out.empty());
@@ -472,7 +450,7 @@ TEST(CheckIntegrationE2E, BadInputIsOneLineAndExit2) {
 
 TEST(CheckIntegrationE2E, HelpOptionsAreInTheManPage) {
   Cycle c;
-  ToolRun r = c.run("--help");
+  IntegrationRun r = c.run("--help");
   ASSERT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("Exit status: 0 pass, 10 fail, 11 inconclusive"), std::string::npos);
   auto man = readFile(std::string(CVGATE_SOURCE_DIR) + "/man/check-integration.1");

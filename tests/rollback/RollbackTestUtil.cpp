@@ -1,6 +1,5 @@
 #include "RollbackTestUtil.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,31 +61,6 @@ std::string writeConfig(const std::string& dir, const std::string& rollbackExtra
     << rollbackExtra << "\n"
     << extra;
   return path;
-}
-
-std::string bin(const std::string& tool) {
-  const char* env = std::getenv("CVGATE_BIN_DIR");
-  std::string dir = env && *env ? env : CVGATE_BIN_DIR;
-  return dir + "/" + tool;
-}
-
-nlohmann::json RunResult::json() const { return nlohmann::json::parse(out, nullptr, false); }
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-RunResult run(const std::string& cmdline, const std::string& tmpDir) {
-  RunResult r;
-  const std::string out = tmpDir + "/.run.out", err = tmpDir + "/.run.err";
-  int st = std::system((cmdline + " >" + out + " 2>" + err).c_str());
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
 }
 
 std::string fullFingerprint(const std::string& registryDir) {

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ToolRun.h"
+
 #include <string>
 #include <vector>
 
@@ -23,21 +25,18 @@ std::string writeConfig(const std::string& dir, const std::string& rollbackExtra
                         const std::string& extra = "");
 
 /// Path of a tool binary: $CVGATE_BIN_DIR or the build's bin directory.
-std::string bin(const std::string& tool);
+inline std::string bin(const std::string& tool) { return testing::binDir() + "/" + tool; }
 
-struct RunResult {
-  int code = -1;
-  std::string out, err;
-  nlohmann::json json() const;     ///< stdout parsed (null when not JSON)
-};
+using RunResult = testing::ToolRun;
 /// Run a shell command line; stdout and stderr captured through files in `tmpDir`.
-RunResult run(const std::string& cmdline, const std::string& tmpDir);
+inline RunResult run(const std::string& cmdline, const std::string& tmpDir) {
+  return testing::runCommand(cmdline, tmpDir);
+}
 
 /// sha256 of state.json, the current.pt link text, and the sha256 of every
 /// file in objects/ (full hashes: what "the real state stayed intact" means).
 std::string fullFingerprint(const std::string& registryDir);
 
-/// Read a whole file ("" when missing).
-std::string slurp(const std::string& path);
+using testing::slurp;
 
 }  // namespace cvgate::rbtest
