@@ -1,15 +1,21 @@
 #include "latency/Profile.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <thread>
 
+#include "common/Cli.h"
 #include "common/Fs.h"
+#include "common/Sha256.h"
 #include "common/Strings.h"
 #include "latency/LoadGen.h"
 #include "latency/ModelSut.h"
@@ -137,11 +143,56 @@ json profileJson(const OperatorProfile& op) {
 struct SweepVariant {
   int intra = 1, workers = 1, maxBatch = 1;
   std::string transform = "none";
+  int inter = 0;                   ///< inter-op threads; 0: this process's (not swept)
   std::string name() const {
     return "intra" + std::to_string(intra) + "-w" + std::to_string(workers) + "-b" + std::to_string(maxBatch) +
-           (transform == "none" ? "" : "-" + transform);
+           (transform == "none" ? "" : "-" + transform) + (inter > 0 ? "-inter" + std::to_string(inter) : "");
   }
 };
+
+/// A run of this very program in a child process, for what cannot change
+/// within a process (torch's inter-op thread count): its report, or why not.
+Expected<json> runChild(const std::vector<std::string>& args, const std::string& dir) {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return internalError("cannot find this program (/proc/self/exe): " + ec.message());
+  const std::string out = dir + "/child.json", err = dir + "/child.err";
+  std::vector<std::string> argv{exe.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--out");
+  argv.push_back(out);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return internalError(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return internalError(std::string("waitpid: ") + std::strerror(errno));
+  auto text = readFile(out);
+  json rep = text.ok() ? json::parse(*text, nullptr, false) : json();
+  if (!rep.is_object()) {
+    auto e = readFile(err);
+    std::string last = "no report";
+    if (e.ok() && !e->empty()) {
+      std::string t = *e;
+      while (!t.empty() && t.back() == '\n') t.pop_back();
+      last = t.substr(t.rfind('\n') == std::string::npos ? 0 : t.rfind('\n') + 1);
+    }
+    return internalError("child profile-latency (exit " +
+                         std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "): " + last);
+  }
+  return rep;
+}
 
 struct SweepPoint {
   SweepVariant v;
@@ -205,7 +256,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   p.search.bisectSteps = p.cfg.bisectSteps;
   p.search.durationS = p.cfg.searchDurationS;
   p.search.repeats = p.cfg.searchRepeats;
-  p.threads = ThreadSettings{ctx.config.runtime.intraOpThreads, ctx.config.runtime.interOpThreads};
+  p.threads = ThreadSettings{o.intraOpThreads.value_or(ctx.config.runtime.intraOpThreads),
+                             o.interOpThreads.value_or(ctx.config.runtime.interOpThreads)};
+  if (p.threads.intraOp < 1) return badInput("intra-op threads '" + std::to_string(p.threads.intraOp) + "': expected at least 1");
+  if (p.threads.interOp < 1) return badInput("inter-op threads '" + std::to_string(p.threads.interOp) + "': expected at least 1");
   CVGATE_TRY(applyThreadSettings(p.threads));
 
   Report rep = startReport(ctx, "cvgate.latency");
@@ -429,6 +483,81 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         CVGATE_TRY_ASSIGN(sp, run(v, var.model, json{{"available", true}, {"note", var.note}, {"golden", gj}}));
         consider(sp);
       }
+      // Stage 4: inter-op threads, only for a model that forks (libtorch's
+      // inter-op pool runs a TorchScript model's forks and nothing else).
+      // torch fixes them once per process, so each count is measured by this
+      // program in a child process, with the best settings so far.
+      const int forks = forkCount(*model);
+      std::string childDir;
+      auto childRun = [&](const SweepVariant& v, const std::shared_ptr<Model>& mdl, double rate,
+                          bool search) -> Expected<ThroughputResult> {
+        if (childDir.empty()) {
+          std::string tmpl = (fs::temp_directory_path() / "cvgate-interop-XXXXXX").string();
+          if (!::mkdtemp(tmpl.data())) return internalError("mkdtemp: " + std::string(std::strerror(errno)));
+          childDir = tmpl;
+        }
+        std::string archive = mdl ? childDir + "/" + v.transform + ".pt" : model->path();
+        if (mdl && !fs::exists(archive)) CVGATE_TRY(mdl->save(archive));
+        CVGATE_TRY_ASSIGN(sha, sha256File(archive));
+        CVGATE_TRY_ASSIGN(childRep, runChild({"--config", resolveConfigPath(ctx.options.config), "--state-dir",
+                                         childDir + "/state", "--cycle", ctx.cycleId, "--current", archive,
+                                         "--current-sha256", sha, "--candidate", "none", "--scenario", "server",
+                                         "--offered-rps", fmtNum(rate, 3), "--workers", std::to_string(v.workers),
+                                         "--max-batch", std::to_string(v.maxBatch), "--intra-op-threads",
+                                         std::to_string(v.intra), "--inter-op-threads", std::to_string(v.inter),
+                                         "--no-profile", "--no-sweep", "-q", search ? "--search" : "--no-search"},
+                                        childDir));
+        const json& tp = childRep["results"]["subjects"]["current"]["throughput"];
+        if (!tp.is_object()) return internalError("child profile-latency: no throughput in its report");
+        ThroughputResult t;
+        t.bestRps = tp.value("best_rps", 0.0);
+        for (const auto& st : tp["steps"]) {
+          SearchStep step;
+          step.offeredRps = st.value("offered_rps", 0.0);
+          step.attempt = st.value("attempt", 1);
+          const std::string oc = st.value("outcome", "error");
+          step.outcome = oc == "pass" ? Outcome::Pass : oc == "fail" ? Outcome::Fail
+                         : oc == "inconclusive" ? Outcome::Inconclusive : Outcome::Error;
+          step.why = st.value("why", "");
+          step.run = st.value("run", json());
+          t.steps.push_back(step);
+        }
+        return t;
+      };
+      if (forks > 0) {
+        for (int k : {1, 2, 4}) {
+          if (k == p.threads.interOp) continue;
+          SweepVariant v = best.v;
+          v.inter = k;
+          spdlog::info("sweep: {} {} in a child process (the model forks {} time(s))", role, v.name(), forks);
+          const double start = std::max(p.cfg.offeredRps, best.score / 2);
+          auto t = childRun(v, best.model, start, true);
+          SweepPoint sp;
+          sp.v = v;
+          sp.model = best.model;
+          sp.j = {{"name", v.name()}, {"intra_op_threads", v.intra}, {"inter_op_threads", k}, {"workers", v.workers},
+                  {"max_batch", v.maxBatch}, {"transform", v.transform}, {"start_rps", start},
+                  {"measured_in", "a child process (inter-op threads are fixed per process)"}};
+          if (!t.ok()) {
+            sp.j["error"] = t.error().message();
+            sp.j["eligible"] = false;
+            spdlog::warn("sweep: {} {}: {}", role, v.name(), t.error().message());
+            points.push_back(sp);
+            continue;
+          }
+          sp.score = t->bestRps;
+          for (const auto& st : t->steps)
+            if (st.outcome == Outcome::Pass) sp.passed.push_back(st.offeredRps);
+          std::sort(sp.passed.rbegin(), sp.passed.rend());
+          sp.passed.erase(std::unique(sp.passed.begin(), sp.passed.end()), sp.passed.end());
+          sp.eligible = sp.score >= p.obj.minThroughputRps;
+          sp.j["throughput_rps"] = sp.score;
+          sp.j["search_runs"] = t->steps.size();
+          sp.j["eligible"] = sp.eligible;
+          spdlog::info("sweep: {} {}: {}/s at objective", role, v.name(), fmtNum(sp.score, 1));
+          consider(sp);
+        }
+      }
       // The winner of many noisy searches is the one most likely to have been
       // lucky, and a bisection ends on the knee, where a repeat is a coin
       // flip: before the winner becomes a patch it is measured again, at its
@@ -449,8 +578,15 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           once.doublingSteps = 0;
           once.bisectSteps = 0;
           spdlog::info("sweep: {} confirming {} at {}/s", role, best.v.name(), fmtNum(rate, 1));
-          CVGATE_TRY_ASSIGN(cm, measure(vs, p, best.v.workers, best.v.maxBatch, std::min(1.0, p.cfg.warmupMaxS),
-                                        false, rate, once));
+          Measured cm;
+          if (best.v.inter > 0) {
+            CVGATE_TRY_ASSIGN(ct, childRun(best.v, best.model, rate, false));
+            cm.tput = std::move(ct);
+          } else {
+            CVGATE_TRY_ASSIGN(im, measure(vs, p, best.v.workers, best.v.maxBatch, std::min(1.0, p.cfg.warmupMaxS),
+                                          false, rate, once));
+            cm = std::move(im);
+          }
           for (const auto& st : toJson(cm.tput)["steps"]) runs.push_back(st);
           if (cm.tput.bestRps >= rate) confirmedRps = rate;
           else if (!cm.tput.steps.empty()) why = cm.tput.steps.back().why;
@@ -466,6 +602,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                        fmtNum(confirmedRps, 1), fmtNum(best.score, 1));
         }
       }
+      if (!childDir.empty()) {
+        std::error_code rmErr;
+        fs::remove_all(childDir, rmErr);
+      }
       CVGATE_TRY(applyThreadSettings(p.threads));
       json pts = json::array();
       pts.push_back(base.j);
@@ -478,17 +618,14 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                  {"best", better ? best.v.name() : base.v.name()}, {"best_throughput_rps", bestRps},
                  {"speedup", base.score > 0 ? num(bestRps / base.score) : json(nullptr)},
                  {"confirmation", confirmation}};
-      // Whether inter-op threads could matter for this model at all: the
-      // inter-op pool runs a TorchScript model's forks, and nothing else.
-      const int forks = forkCount(*model);
+      // Whether inter-op threads could matter for this model at all.
       sj["inter_op"] = {{"forks", forks},
-                        {"matters", forks != 0},
+                        {"swept", forks > 0},
                         {"why", forks == 0 ? "the forward has no prim::fork: the inter-op pool runs nothing for this "
-                                             "model, so its size cannot change its latency"
+                                             "model, so its size cannot change its latency; not swept"
                                 : forks > 0 ? "the forward forks " + std::to_string(forks) +
-                                                  " time(s): compare [runtime] inter_op_threads values in "
-                                                  "separate runs"
-                                            : "the graph could not be read"}};
+                                                  " time(s): inter-op threads swept, each in a child process"
+                                            : "the graph could not be read; not swept"}};
       // The patch: the best eligible variant, when it differs from the baseline
       // and met the objectives again when re-measured.
       if (better) {
@@ -496,7 +633,9 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         toml << "# profile-latency patch for " << role << " '" << model->manifest().name << "' (cycle "
              << ctx.cycleId << "): throughput at objective " << fmtNum(base.score, 1) << "/s -> "
              << fmtNum(bestRps, 1) << "/s\n";
-        toml << "[runtime]\nintra_op_threads = " << best.v.intra << "\n\n";
+        toml << "[runtime]\nintra_op_threads = " << best.v.intra << "\n";
+        if (best.v.inter > 0) toml << "inter_op_threads = " << best.v.inter << "\n";
+        toml << "\n";
         toml << "[latency]\nworkers = " << best.v.workers << "\nmax_batch = " << best.v.maxBatch << "\n";
         std::string archive;
         if (best.model && !o.patchOut.empty()) {

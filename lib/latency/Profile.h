@@ -24,6 +24,8 @@ struct ProfileOptions {
   std::optional<bool> search;              ///< --search / --no-search
   std::optional<bool> sweep;               ///< --sweep
   std::optional<bool> profileOperators;    ///< --no-profile turns it off
+  std::optional<int> intraOpThreads;       ///< --intra-op-threads ([runtime] intra_op_threads)
+  std::optional<int> interOpThreads;       ///< --inter-op-threads ([runtime] inter_op_threads)
   std::string chromeTrace;                 ///< --chrome-trace FILE
   std::string patchOut;                    ///< --patch-out DIR
   bool noop = false;                       ///< --noop: measure the generator on a no-op SUT

@@ -12,10 +12,10 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <sys/wait.h>
 
 #include "FixtureModels.h"
 #include "TempDir.h"
+#include "ToolRun.h"
 
 using namespace cvgate;
 using namespace cvgate::testing;
@@ -23,33 +23,7 @@ using json = nlohmann::json;
 
 namespace {
 
-struct ToolRun {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string binDir() {
-  const char* e = std::getenv("CVGATE_BIN_DIR");
-  return e && *e ? e : CVGATE_BIN_DIR;
-}
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-ToolRun run(const TempDir& t, const std::string& args) {
-  const std::string out = t.file("stdout"), err = t.file("stderr");
-  const std::string cmd = binDir() + "/profile-latency " + args + " >" + out + " 2>" + err;
-  int st = std::system(cmd.c_str());
-  ToolRun r;
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
+ToolRun run(const TempDir& t, const std::string& args) { return runTool("profile-latency", args, t.path()); }
 
 /// A config with two fixture models, a small data set and short runs.
 std::string setup(const TempDir& t, const std::string& current = "linear", const std::string& candidate = "linear",
@@ -95,11 +69,7 @@ void expectOneLineError(const ToolRun& r, const std::string& needle) {
 /// The report validates against schemas/cvgate.latency.schema.json.
 void expectValidReport(TempDir& t, const std::string& report) {
   std::ofstream(t.file("checked.json")) << report;
-  const std::string schema = std::string(CVGATE_SOURCE_DIR) + "/schemas/cvgate.latency.schema.json";
-  const std::string py = "/usr/bin/python3 -c 'import json,sys,jsonschema; "
-                         "jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))' " +
-                         schema + " " + t.file("checked.json") + " 2>" + t.file("py.err");
-  EXPECT_EQ(std::system(py.c_str()), 0) << slurp(t.file("py.err"));
+  EXPECT_EQ(schemaErrors("cvgate.latency", t.file("checked.json")), "");
 }
 
 }  // namespace
@@ -237,4 +207,46 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
   expectValidReport(t, r.out);
   // decide is the relay's one writer: profile-latency relays nothing itself.
   EXPECT_FALSE(std::filesystem::exists(t.file("var/feeds/innovation_relay")));
+}
+
+TEST(ProfileLatencyE2e, SweepMeasuresInterOpThreadsInChildProcessesOnlyForAForkingModel) {
+  TempDir t;
+  std::string cfg = setup(t, "linear", "");
+  {
+    std::string text = slurp(cfg);
+    text.replace(text.find("current = \"current.pt\""), 22,
+                 "current = \"" + std::string(CVGATE_SOURCE_DIR) + "/tests/fixtures/forking-model.pt\"");
+    std::ofstream(cfg) << text;
+  }
+  ToolRun r = run(t, "--config " + cfg + " --sweep --no-profile --candidate none");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json rep = json::parse(r.out);
+  const json& sw = rep["results"]["sweep"]["subjects"]["current"];
+  EXPECT_EQ(sw["inter_op"]["forks"], 2);
+  EXPECT_TRUE(sw["inter_op"]["swept"].get<bool>());
+  std::set<int> inter;
+  for (const auto& v : sw["variants"]) {
+    if (!v.contains("inter_op_threads")) continue;
+    EXPECT_FALSE(v.contains("error")) << v.dump();
+    EXPECT_NE(v["measured_in"].get<std::string>().find("child process"), std::string::npos);
+    EXPECT_GT(v["throughput_rps"].get<double>(), 0.0) << v.dump();
+    inter.insert(v["inter_op_threads"].get<int>());
+  }
+  EXPECT_EQ(inter, (std::set<int>{2, 4}));  // [runtime] inter_op_threads = 1 is the baseline's
+  // Nothing of the children is left behind.
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+    EXPECT_EQ(e.path().filename().string().rfind("cvgate-interop-", 0), std::string::npos) << e.path();
+  expectValidReport(t, r.out);
+}
+
+TEST(ProfileLatencyE2e, ThreadFlagsOverrideTheConfigAndAreChecked) {
+  TempDir t;
+  std::string cfg = setup(t, "linear", "");
+  ToolRun r = run(t, "--config " + cfg + " --no-profile --no-search --intra-op-threads 2 --inter-op-threads 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json rep = json::parse(r.out);
+  EXPECT_EQ(rep["results"]["settings"]["intra_op_threads"], 2);
+  EXPECT_EQ(rep["results"]["settings"]["inter_op_threads"], 3);
+  expectOneLineError(run(t, "--config " + cfg + " --inter-op-threads 0"), "inter-op threads '0'");
+  expectOneLineError(run(t, "--config " + cfg + " --sweep --no-sweep"), "--sweep and --no-sweep");
 }

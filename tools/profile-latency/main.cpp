@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   std::string scenario;
   double rate = 0, duration = 0, window = 0;
   int workers = 0, maxBatch = 0;
-  bool search = false, noSearch = false, sweep = false, noProfile = false, gemm = false;
+  int intraOp = 0, interOp = 0;
+  bool search = false, noSearch = false, sweep = false, noSweep = false, noProfile = false, gemm = false;
   app.add_option("--scenario", scenario, "single-stream, server, offline or all (default: [latency] scenario, server)");
   app.add_option("--offered-rps", rate, "server: offered Poisson arrival rate, requests/s (default: [latency] offered_rps, 200)");
   app.add_option("--duration", duration, "seconds per measured run (default: [latency] duration_s, 4)");
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
   app.add_flag("--search", search, "search for the highest rate meeting the objectives (default: [latency] search_throughput, on)");
   app.add_flag("--no-search", noSearch, "no throughput search: judge throughput at the offered rate only");
   app.add_flag("--sweep", sweep, "sweep threads, batch size and model transforms; emit the best as a patch");
+  app.add_flag("--no-sweep", noSweep, "no sweep, whatever [latency] sweep says");
+  app.add_option("--intra-op-threads", intraOp, "torch intra-op threads for this run (default: [runtime] intra_op_threads)");
+  app.add_option("--inter-op-threads", interOp, "torch inter-op threads for this run (default: [runtime] inter_op_threads)");
   app.add_flag("--no-profile", noProfile, "skip the operator-level profile of the forward pass");
   app.add_option("--chrome-trace", o.chromeTrace, "also write a Chrome trace of the forward pass here (one per subject)");
   app.add_option("--patch-out", o.patchOut, "with --sweep: write <DIR>/<subject>/patch.toml and any optimised archive");
@@ -59,7 +63,11 @@ int main(int argc, char** argv) {
     if (search && noSearch) return badInput("--search and --no-search: expected at most one");
     if (search) o.search = true;
     if (noSearch) o.search = false;
+    if (sweep && noSweep) return badInput("--sweep and --no-sweep: expected at most one");
     if (sweep) o.sweep = true;
+    if (noSweep) o.sweep = false;
+    if (app.count("--intra-op-threads")) o.intraOpThreads = intraOp;
+    if (app.count("--inter-op-threads")) o.interOpThreads = interOp;
     if (noProfile) o.profileOperators = false;
     CVGATE_TRY_ASSIGN(ctx, openToolContext(tool, common));
     CVGATE_TRY_ASSIGN(rep, latency::profileLatency(ctx, o));
