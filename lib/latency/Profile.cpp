@@ -386,9 +386,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
     CVGATE_TRY_ASSIGN(golden, goldenSamples(*ds, ctx.config.golden));
     json sweepJson = json::object();
     sweepJson["fixed"] = {{"inter_op_threads", actual.interOp},
-                          {"why", "torch sets inter-op threads once per process; a new value needs a new process "
-                                  "([runtime] inter_op_threads). Requests run in parallel through workers, which "
-                                  "are swept"}};
+                          {"why", "torch sets inter-op threads once per process: every in-process variant runs "
+                                  "with this count; for a model that forks, other counts are measured in child "
+                                  "processes (subjects.<role>.inter_op). Requests run in parallel through "
+                                  "workers, which are swept"}};
     sweepJson["quantized_engines"] = quantizedEngines();
     json subjSweep = json::object();
     for (auto& subject : subjects) {
@@ -515,9 +516,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           SearchStep step;
           step.offeredRps = st.value("offered_rps", 0.0);
           step.attempt = st.value("attempt", 1);
-          const std::string oc = st.value("outcome", "error");
-          step.outcome = oc == "pass" ? Outcome::Pass : oc == "fail" ? Outcome::Fail
-                         : oc == "inconclusive" ? Outcome::Inconclusive : Outcome::Error;
+          auto oc = outcomeFromString(st.value("outcome", "error"));
+          step.outcome = oc.ok() ? *oc : Outcome::Error;
           step.why = st.value("why", "");
           step.run = st.value("run", json());
           t.steps.push_back(step);

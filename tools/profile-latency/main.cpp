@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
       "each request's scheduled arrival, so a backlog counts) or offline scenarios. Percentiles carry\n"
       "order-statistic confidence intervals, the error rate a Clopper-Pearson bound, throughput comes\n"
       "from a bounded search over offered rates. --sweep tries threads, batch size, frozen TorchScript,\n"
-      "bfloat16 and int8, and emits the best as a config patch. Checks: latency.p95,\n"
+      "bfloat16 and int8 dynamic quantisation (inter-op threads too, in child processes, for a model\n"
+      "that forks), re-measures the winner and emits it as a config patch. Checks: latency.p95,\n"
       "latency.error_rate, latency.throughput, latency.valid per subject.",
       tool};
   CommonOptions common;
