@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -105,7 +108,6 @@ Expected<Measured> measure(SystemUnderTest& sut, const Plan& p, int workers, int
     SearchSettings none = search;
     none.doublingSteps = 0;
     none.bisectSteps = 0;
-    none.repeats = 0;
     m.tput = searchThroughput(serverAt, m.primary.settings.offeredRps, p.obj.minThroughputRps, p.obj, none,
                               &m.primary, p.obj.confidence);
   }
@@ -152,47 +154,85 @@ struct SweepVariant {
 
 /// A run of this very program in a child process, for what cannot change
 /// within a process (torch's inter-op thread count): its report, or why not.
+/// The child gets /dev/null for stdin and stdout, its stderr goes to a file in
+/// `dir`, and it is sent SIGTERM if this process dies first.
 Expected<json> runChild(const std::vector<std::string>& args, const std::string& dir) {
+  static int serial = 0;
+  const std::string tag = std::to_string(++serial);
+  const std::string out = dir + "/child-" + tag + ".json", err = dir + "/child-" + tag + ".err";
   std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return internalError("cannot find this program (/proc/self/exe): " + ec.message());
-  const std::string out = dir + "/child.json", err = dir + "/child.err";
-  std::vector<std::string> argv{exe.string()};
+  fs::remove(out, ec);
+  std::vector<std::string> argv{"profile-latency"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--out");
   argv.push_back(out);
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return internalError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+    const int in = ::open("/dev/null", O_RDWR);
     const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 2);
-      ::close(fd);
+    if (in >= 0) {
+      ::dup2(in, 0);
+      ::dup2(in, 1);
     }
-    ::execv(cargv[0], cargv.data());
+    if (fd >= 0) ::dup2(fd, 2);
+    for (int k = 3; k < 1024; ++k) ::close(k);  // no descriptor of the parent's (feeds, locks) leaks in
+    ::execv("/proc/self/exe", cargv.data());
     ::_exit(127);
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return internalError(std::string("waitpid: ") + std::strerror(errno));
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto lastLine = [&] {
+    auto e = readFile(err);
+    std::string t = e.ok() ? *e : "";
+    while (!t.empty() && t.back() == '\n') t.pop_back();
+    const auto nl = t.rfind('\n');
+    return t.empty() ? std::string("no message") : t.substr(nl == std::string::npos ? 0 : nl + 1);
+  };
+  if (WIFSIGNALED(status))
+    return internalError("child profile-latency killed by signal " + std::to_string(WTERMSIG(status)) + ": " +
+                         lastLine());
+  // A report comes with pass, fail or inconclusive; anything else is a failure.
+  if (code != 0 && code != 10 && code != 11)
+    return internalError("child profile-latency (exit " + std::to_string(code) + "): " + lastLine());
   auto text = readFile(out);
   json rep = text.ok() ? json::parse(*text, nullptr, false) : json();
-  if (!rep.is_object()) {
-    auto e = readFile(err);
-    std::string last = "no report";
-    if (e.ok() && !e->empty()) {
-      std::string t = *e;
-      while (!t.empty() && t.back() == '\n') t.pop_back();
-      last = t.substr(t.rfind('\n') == std::string::npos ? 0 : t.rfind('\n') + 1);
-    }
-    return internalError("child profile-latency (exit " +
-                         std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "): " + last);
-  }
+  if (!rep.is_object()) return internalError("child profile-latency wrote no report: " + lastLine());
   return rep;
 }
+
+/// A temporary directory, removed with everything in it at scope exit.
+class ScratchDir {
+ public:
+  ScratchDir() = default;
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ~ScratchDir() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  /// Made on first use.
+  Expected<std::string> path() {
+    if (!path_.empty()) return path_;
+    std::error_code ec;
+    std::string tmpl = (fs::temp_directory_path(ec) / "cvgate-interop-XXXXXX").string();
+    if (ec || !::mkdtemp(tmpl.data())) return internalError("cannot make a temporary directory: " + tmpl);
+    path_ = tmpl;
+    return path_;
+  }
+
+ private:
+  std::string path_;
+};
 
 struct SweepPoint {
   SweepVariant v;
@@ -489,30 +529,33 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       // torch fixes them once per process, so each count is measured by this
       // program in a child process, with the best settings so far.
       const int forks = forkCount(*model);
-      std::string childDir;
+      ScratchDir childDir;
       auto childRun = [&](const SweepVariant& v, const std::shared_ptr<Model>& mdl, double rate,
                           bool search) -> Expected<ThroughputResult> {
-        if (childDir.empty()) {
-          std::string tmpl = (fs::temp_directory_path() / "cvgate-interop-XXXXXX").string();
-          if (!::mkdtemp(tmpl.data())) return internalError("mkdtemp: " + std::string(std::strerror(errno)));
-          childDir = tmpl;
-        }
-        std::string archive = mdl ? childDir + "/" + v.transform + ".pt" : model->path();
+        CVGATE_TRY_ASSIGN(dir, childDir.path());
+        const std::string archive = mdl ? dir + "/" + v.transform + ".pt" : model->path();
         if (mdl && !fs::exists(archive)) CVGATE_TRY(mdl->save(archive));
         CVGATE_TRY_ASSIGN(sha, sha256File(archive));
+        // The same protocol as an in-process variant: its first run is a
+        // search run (search_duration_s), at the rate given to the digit.
+        char rateText[64];
+        std::snprintf(rateText, sizeof rateText, "%.17g", rate);
         CVGATE_TRY_ASSIGN(childRep, runChild({"--config", resolveConfigPath(ctx.options.config), "--state-dir",
-                                         childDir + "/state", "--cycle", ctx.cycleId, "--current", archive,
-                                         "--current-sha256", sha, "--candidate", "none", "--scenario", "server",
-                                         "--offered-rps", fmtNum(rate, 3), "--workers", std::to_string(v.workers),
-                                         "--max-batch", std::to_string(v.maxBatch), "--intra-op-threads",
-                                         std::to_string(v.intra), "--inter-op-threads", std::to_string(v.inter),
-                                         "--no-profile", "--no-sweep", "-q", search ? "--search" : "--no-search"},
-                                        childDir));
-        const json& tp = childRep["results"]["subjects"]["current"]["throughput"];
+                                              dir + "/state", "--cycle", ctx.cycleId, "--current", archive,
+                                              "--current-sha256", sha, "--candidate", "none", "--scenario",
+                                              "server", "--offered-rps", rateText, "--duration",
+                                              fmtNum(p.cfg.searchDurationS, 6), "--batch-window-ms",
+                                              fmtNum(p.cfg.batchWindowMs, 6), "--workers",
+                                              std::to_string(v.workers), "--max-batch", std::to_string(v.maxBatch),
+                                              "--intra-op-threads", std::to_string(v.intra), "--inter-op-threads",
+                                              std::to_string(v.inter), "--no-profile", "--no-sweep", "-q",
+                                              search ? "--search" : "--no-search"},
+                                             dir));
+        const json tp = childRep["results"]["subjects"].value("current", json::object()).value("throughput", json());
         if (!tp.is_object()) return internalError("child profile-latency: no throughput in its report");
         ThroughputResult t;
         t.bestRps = tp.value("best_rps", 0.0);
-        for (const auto& st : tp["steps"]) {
+        for (const auto& st : tp.value("steps", json::array())) {
           SearchStep step;
           step.offeredRps = st.value("offered_rps", 0.0);
           step.attempt = st.value("attempt", 1);
@@ -524,6 +567,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         }
         return t;
       };
+      int childFailures = 0;
       if (forks > 0) {
         for (int k : {1, 2, 4}) {
           if (k == p.threads.interOp) continue;
@@ -539,6 +583,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                   {"max_batch", v.maxBatch}, {"transform", v.transform}, {"start_rps", start},
                   {"measured_in", "a child process (inter-op threads are fixed per process)"}};
           if (!t.ok()) {
+            ++childFailures;
             sp.j["error"] = t.error().message();
             sp.j["eligible"] = false;
             spdlog::warn("sweep: {} {}: {}", role, v.name(), t.error().message());
@@ -580,15 +625,20 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           spdlog::info("sweep: {} confirming {} at {}/s", role, best.v.name(), fmtNum(rate, 1));
           Measured cm;
           if (best.v.inter > 0) {
-            CVGATE_TRY_ASSIGN(ct, childRun(best.v, best.model, rate, false));
-            cm.tput = std::move(ct);
+            auto ct = childRun(best.v, best.model, rate, false);
+            if (!ct.ok()) {
+              why = ct.error().message();
+              continue;
+            }
+            cm.tput = std::move(*ct);
           } else {
             CVGATE_TRY_ASSIGN(im, measure(vs, p, best.v.workers, best.v.maxBatch, std::min(1.0, p.cfg.warmupMaxS),
                                           false, rate, once));
             cm = std::move(im);
           }
           for (const auto& st : toJson(cm.tput)["steps"]) runs.push_back(st);
-          if (cm.tput.bestRps >= rate) confirmedRps = rate;
+          // The rate this run was offered (a child parses it back from text).
+          if (cm.tput.bestRps > 0 && cm.tput.bestRps >= rate * (1 - 1e-12)) confirmedRps = rate;
           else if (!cm.tput.steps.empty()) why = cm.tput.steps.back().why;
         }
         confirmation = {{"variant", best.v.name()}, {"search_best_rps", best.score},
@@ -601,10 +651,6 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           spdlog::info("sweep: {} {} confirmed at {}/s (its search reached {}/s)", role, best.v.name(),
                        fmtNum(confirmedRps, 1), fmtNum(best.score, 1));
         }
-      }
-      if (!childDir.empty()) {
-        std::error_code rmErr;
-        fs::remove_all(childDir, rmErr);
       }
       CVGATE_TRY(applyThreadSettings(p.threads));
       json pts = json::array();
@@ -621,10 +667,14 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       // Whether inter-op threads could matter for this model at all.
       sj["inter_op"] = {{"forks", forks},
                         {"swept", forks > 0},
+                        {"failed_runs", childFailures},
                         {"why", forks == 0 ? "the forward has no prim::fork: the inter-op pool runs nothing for this "
                                              "model, so its size cannot change its latency; not swept"
                                 : forks > 0 ? "the forward forks " + std::to_string(forks) +
-                                                  " time(s): inter-op threads swept, each in a child process"
+                                                  " time(s): inter-op threads swept, each in a child process" +
+                                                  (childFailures > 0 ? "; " + std::to_string(childFailures) +
+                                                                           " of those runs failed (see variants)"
+                                                                     : std::string())
                                             : "the graph could not be read; not swept"}};
       // The patch: the best eligible variant, when it differs from the baseline
       // and met the objectives again when re-measured.
@@ -651,16 +701,21 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         // A baseline whose search reached its bound has an unknown capacity:
         // no claim to beat it is made.
         const bool baseCapped = searchCapped(measured[role].tput);
-        const bool recommended = !baseCapped && base.score > 0 && bestRps >= base.score * (1 + p.cfg.patchMargin);
+        const bool baseSearched = measured[role].searched;
+        const bool recommended =
+            baseSearched && !baseCapped && base.score > 0 && bestRps >= base.score * (1 + p.cfg.patchMargin);
         sj["patch"] = {{"toml", toml.str()}, {"archive", archive.empty() ? json(nullptr) : json(archive)},
                        {"recommended", recommended}, {"margin", p.cfg.patchMargin},
-                       {"baseline_capped", baseCapped},
+                       {"baseline_capped", baseCapped}, {"baseline_searched", baseSearched},
                        {"summary", role + " '" + model->manifest().name + "': " + best.v.name() + " sustains " +
                                        fmtNum(bestRps, 1) + "/s at objective vs " + fmtNum(base.score, 1) +
                                        "/s now (x" + fmtNum(base.score > 0 ? bestRps / base.score : 0.0, 2) + ")" +
-                                       (baseCapped ? "; the current setting's search reached its bound, so its "
-                                                     "capacity, and the gain, are unknown: not recommended"
-                                                   : "")}};
+                                       (!baseSearched ? "; the current setting was judged at one rate (no "
+                                                        "throughput search), so its capacity, and the gain, are "
+                                                        "unknown: not recommended"
+                                        : baseCapped ? "; no run of the current setting's search failed, so its "
+                                                       "capacity, and the gain, are unknown: not recommended"
+                                                     : "")}};
         if (!o.patchOut.empty()) {
           const std::string file = o.patchOut + "/" + role + "/patch.toml";
           CVGATE_TRY(atomicWriteFile(file, toml.str()));

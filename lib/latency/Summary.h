@@ -31,7 +31,8 @@ Check validCheck(const RunResult& r, const std::string& subject);
 
 /// Whether one run meets the P95 and error objectives, and was valid and
 /// sustained: pass, fail (decisively missed or saturated) or inconclusive
-/// (a bound not settled, or an invalid run: the generator fell behind).
+/// (a bound not settled, or an invalid run, the generator fell behind, whose
+/// miss its lag could explain).
 Outcome runMeetsObjectives(const RunResult& r, const Objectives& o);
 
 /// The bounded search for the highest offered rate that meets the objectives.
@@ -67,8 +68,9 @@ using SearchRunFn = std::function<Expected<RunResult>(double rate, std::size_t s
 ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, double minRps, const Objectives& o,
                                   const SearchSettings& s, const RunResult* first, double confidence);
 
-/// The search passed at its highest rate and tried nothing above it that
-/// missed: the capacity is at least bestRps, how much more is unknown.
+/// No run above the best rate failed decisively (above it: nothing, or only
+/// unsettled runs): the capacity is at least bestRps, how much more is
+/// unknown.
 bool searchCapped(const ThroughputResult& t);
 
 /// latency.throughput from a search.

@@ -454,7 +454,9 @@ TEST(Relay, ReadsTheToolsLayoutsAndDoesNotDoubleTheirOwnRelays) {
   auto unrecommended = reports;
   unrecommended[1].results["sweep"]["subjects"]["current"]["patch"]["recommended"] = false;
   auto found3 = findDiscoveries(inputFrom(unrecommended, healthyRegistry(kModels, kKnownGood), kCycle), cfg);
-  for (const auto& d : found3) EXPECT_NE(d.kind, "optimisation_patch");
+  std::vector<std::string> kinds3;
+  for (const auto& d : found3) kinds3.push_back(d.kind + ":" + d.subject);
+  EXPECT_EQ(join(kinds3, ","), "calibration_temperature:current,class_regression:candidate");
   // eval-compliance already relayed its temperature this cycle: decide does not repeat it.
   ASSERT_TRUE(publishJson(tmp.path(), "innovation_relay", kCycle + "-compliance-1",
                           json{{"schema", "cvgate.relay/1"}, {"kind", "calibration-temperature"}, {"cycle_id", kCycle},

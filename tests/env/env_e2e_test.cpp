@@ -137,11 +137,9 @@ TempDir* VerifyEnvE2E::root_ = nullptr;
 ToolRun* VerifyEnvE2E::record_ = nullptr;
 
 bool validates(const std::string& reportPath) {
-  std::string schema = std::string(CVGATE_SOURCE_DIR) + "/schemas/cvgate.env.schema.json";
-  std::string cmd = "/usr/bin/python3 -c 'import json, sys, jsonschema; "
-                    "jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))' " +
-                    reportPath + " " + schema;
-  return std::system(cmd.c_str()) == 0;
+  const std::string errors = schemaErrors("cvgate.env", reportPath);
+  EXPECT_EQ(errors, "");
+  return errors.empty();
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   auto c = throughputCheck(t, o, "current");
   EXPECT_EQ(c.status, Outcome::Pass);
   // The knee was found (the last run, a bisection, may well have passed).
-  EXPECT_EQ(c.message.find("search bound was reached"), std::string::npos) << c.message;
+  EXPECT_EQ(c.message.find("capacity may be higher"), std::string::npos) << c.message;
   // A system that never misses: the search ends at its bound, and says so.
   auto easy = [&](double rate, std::size_t) -> Expected<RunResult> {
     auto r = runWith(std::vector<double>(600, 5.0));
@@ -149,7 +149,7 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   };
   auto te = searchThroughput(easy, 200, o.minThroughputRps, o, s, nullptr, 0.95);
   EXPECT_DOUBLE_EQ(te.bestRps, 200.0 * 64);
-  EXPECT_NE(throughputCheck(te, o, "current").message.find("search bound was reached"), std::string::npos);
+  EXPECT_NE(throughputCheck(te, o, "current").message.find("capacity may be higher"), std::string::npos);
   o.minThroughputRps = 2000;
   auto t2 = searchThroughput(run, 4000, o.minThroughputRps, o, s, nullptr, 0.95);
   EXPECT_EQ(throughputCheck(t2, o, "current").status, Outcome::Fail);
@@ -167,6 +167,7 @@ TEST(Checks, SearchRepeatsARunTheGeneratorSpoiltButNeverAFailure) {
     if (seen[rate]++ == 0) {
       r.valid = false;
       r.invalidReason = "the load generator fell behind";
+      r.issueDelayP99Ms = 450;  // enough lag to explain a 900 ms P95 against 500
     }
     return r;
   };
@@ -192,6 +193,26 @@ TEST(Checks, SearchRepeatsARunTheGeneratorSpoiltButNeverAFailure) {
   s.repeats = 0;
   auto t0 = searchThroughput(run, 200, 100, o, s, nullptr, 0.95);
   EXPECT_DOUBLE_EQ(t0.bestRps, 0.0);
+}
+
+TEST(Checks, AnInvalidRunIsStillAFailWhenTheGeneratorsLagCannotExplainIt) {
+  Objectives o;  // P95 < 500 ms
+  auto r = runWith(std::vector<double>(600, 900.0));
+  r.valid = false;
+  r.invalidReason = "the load generator fell behind";
+  r.issueDelayP99Ms = 20;  // 900 - 20 is still far over 500
+  EXPECT_EQ(runMeetsObjectives(r, o), Outcome::Fail);
+  r.issueDelayP99Ms = 450;  // 900 - 450 is under 500: the lag could explain it
+  EXPECT_EQ(runMeetsObjectives(r, o), Outcome::Inconclusive);
+  // Errors the model made (exceptions) are its own, lag or not; requests that
+  // missed their deadline may be the lag's.
+  auto e = runWith(std::vector<double>(600, 5.0), 60);
+  e.valid = false;
+  e.issueDelayP99Ms = 450;
+  EXPECT_EQ(runMeetsObjectives(e, o), Outcome::Fail);
+  e.errorKinds.clear();
+  e.errorKinds["deadline"] = 60;
+  EXPECT_EQ(runMeetsObjectives(e, o), Outcome::Inconclusive);
 }
 
 TEST(Checks, SearchRepeatsAnInconclusiveRunWithTheSamplesItsBoundNeeds) {

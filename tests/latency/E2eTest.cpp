@@ -72,6 +72,35 @@ void expectValidReport(TempDir& t, const std::string& report) {
   EXPECT_EQ(schemaErrors("cvgate.latency", t.file("checked.json")), "");
 }
 
+/// The sweep's winner before confirmation: the first eligible variant with
+/// the highest throughput above the baseline's ("" when none beats it). It
+/// is always re-measured, whatever the repeat shows.
+void expectTheWinnerWasReMeasured(const json& sw) {
+  double top = sw["baseline_throughput_rps"].get<double>();
+  std::string winner;
+  for (const auto& v : sw["variants"]) {
+    if (v.value("baseline", false) || !v.value("eligible", false)) continue;
+    if (v.value("throughput_rps", 0.0) > top) {
+      top = v["throughput_rps"].get<double>();
+      winner = v["name"].get<std::string>();
+    }
+  }
+  if (winner.empty()) {
+    EXPECT_TRUE(sw["confirmation"].is_null()) << sw["confirmation"].dump();
+    EXPECT_TRUE(sw["patch"].is_null());
+    return;
+  }
+  ASSERT_TRUE(sw["confirmation"].is_object()) << "winner " << winner;
+  EXPECT_EQ(sw["confirmation"]["variant"], winner);
+  EXPECT_DOUBLE_EQ(sw["confirmation"]["search_best_rps"].get<double>(), top);
+  EXPECT_TRUE(!sw["confirmation"]["runs"].empty() || sw["confirmation"].contains("why")) << sw["confirmation"].dump();
+  if (sw["confirmation"]["confirmed"].get<bool>()) {
+    // Confirmed at one of the rates its search passed, never above its best.
+    EXPECT_LE(sw["confirmation"]["confirmed_rps"].get<double>(), top);
+    EXPECT_GT(sw["confirmation"]["confirmed_rps"].get<double>(), 0.0);
+  }
+}
+
 }  // namespace
 
 TEST(ProfileLatencyE2e, PassingRunHasEveryCheckAndValidatesAgainstTheSchema) {
@@ -188,6 +217,7 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
     }
   }
   for (const char* tr : {"frozen", "bf16", "int8-dynamic"}) EXPECT_TRUE(transforms.count(tr)) << tr;
+  expectTheWinnerWasReMeasured(sw);
   for (const char* b : {"1", "4", "8", "16", "32"}) EXPECT_TRUE(batches.count(b)) << "batch " << b;
   if (!sw["patch"].is_null()) {
     // A patch only after its winner met the objectives again.
@@ -233,6 +263,11 @@ TEST(ProfileLatencyE2e, SweepMeasuresInterOpThreadsInChildProcessesOnlyForAForki
     inter.insert(v["inter_op_threads"].get<int>());
   }
   EXPECT_EQ(inter, (std::set<int>{2, 4}));  // [runtime] inter_op_threads = 1 is the baseline's
+  EXPECT_EQ(sw["inter_op"]["failed_runs"], 0);
+  expectTheWinnerWasReMeasured(sw);
+  if (!sw["patch"].is_null() && sw["best"].get<std::string>().find("-inter") != std::string::npos) {
+    EXPECT_NE(sw["patch"]["toml"].get<std::string>().find("inter_op_threads = "), std::string::npos);
+  }
   // Nothing of the children is left behind.
   for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
     EXPECT_EQ(e.path().filename().string().rfind("cvgate-interop-", 0), std::string::npos) << e.path();
