@@ -20,4 +20,10 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep);
 /// printf-style double formatting with `digits` significant decimals.
 std::string fmtNum(double v, int decimals = 3);
 
+/// Text for HTML element content or a double-quoted attribute: & < > " escaped.
+std::string htmlEscape(const std::string& s);
+
+/// Text for one Markdown table cell: '|' escaped, newlines as spaces.
+std::string markdownCell(const std::string& s);
+
 }  // namespace cvgate

@@ -14,20 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o.push_back(c);
-    }
-  }
-  return o;
-}
-
 double numOr(const json& j, const char* key, double dflt = std::nan("")) {
   if (!j.is_object()) return dflt;
   auto it = j.find(key);
@@ -64,7 +50,7 @@ const char* statusColour(const std::string& s) {
 }
 
 std::string pill(const std::string& s) {
-  return std::string("<span class=\"pill\" style=\"background:") + statusColour(s) + "\">" + esc(s) + "</span>";
+  return std::string("<span class=\"pill\" style=\"background:") + statusColour(s) + "\">" + htmlEscape(s) + "</span>";
 }
 
 const char* kCur = "#5b7db1";   // current (baseline)
@@ -76,8 +62,8 @@ std::string reliabilitySvg(const json& subj, const char* colour, const std::stri
   const int pw = W - L - R, ph = H - T - B;
   std::ostringstream s;
   s << "<svg width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << " " << H
-    << "\" role=\"img\"><title>" << esc(title) << "</title>";
-  s << "<text x=\"" << L << "\" y=\"18\" class=\"st\">" << esc(title) << "</text>";
+    << "\" role=\"img\"><title>" << htmlEscape(title) << "</title>";
+  s << "<text x=\"" << L << "\" y=\"18\" class=\"st\">" << htmlEscape(title) << "</text>";
   auto X = [&](double v) { return L + v * pw; };
   auto Y = [&](double v) { return T + (1 - v) * ph; };
   for (int i = 0; i <= 5; ++i) {
@@ -171,17 +157,17 @@ std::string perClassSvg(const json& res) {
     double y = T + rowH * static_cast<double>(k);
     std::string label = str(cur[k], "label");
     double cv = numOr(cur[k], "compliance"), n = numOr(cur[k], "n", 0);
-    s << "<text x=\"" << L - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\" class=\"lb\">" << esc(label) << "</text>";
+    s << "<text x=\"" << L - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\" class=\"lb\">" << htmlEscape(label) << "</text>";
     s << "<text x=\"" << L - 8 << "\" y=\"" << y + 27 << "\" text-anchor=\"end\" class=\"ax\">n " << static_cast<long long>(n) << "</text>";
     if (std::isfinite(cv))
       s << "<rect x=\"" << L << "\" y=\"" << y + 2 << "\" width=\"" << barW * cv << "\" height=\"12\" fill=\"" << kCur
-        << "\"><title>current " << esc(label) << ": " << pc(cv) << "</title></rect>"
+        << "\"><title>current " << htmlEscape(label) << ": " << pc(cv) << "</title></rect>"
         << "<text x=\"" << L + barW * cv + 4 << "\" y=\"" << y + 12 << "\" class=\"ax\">" << pc(cv) << "</text>";
     if (k < cand.size()) {
       double dv = numOr(cand[k], "compliance");
       if (std::isfinite(dv))
         s << "<rect x=\"" << L << "\" y=\"" << y + 16 << "\" width=\"" << barW * dv << "\" height=\"12\" fill=\"" << kCand
-          << "\"><title>candidate " << esc(label) << ": " << pc(dv) << "</title></rect>"
+          << "\"><title>candidate " << htmlEscape(label) << ": " << pc(dv) << "</title></rect>"
           << "<text x=\"" << L + barW * dv + 4 << "\" y=\"" << y + 26 << "\" class=\"ax\">" << pc(dv) << "</text>";
     }
     if (k < deltas.size()) {
@@ -206,8 +192,8 @@ std::string subjectCard(const json& subj, const char* role, const char* colour) 
     s << "<div class=\"model\">none staged</div></div>";
     return s.str();
   }
-  s << "<div class=\"model\">" << esc(str(subj, "model")) << "</div>"
-    << "<div class=\"sha\">" << esc(str(subj, "sha256").substr(0, 16)) << "\xE2\x80\xA6</div>"
+  s << "<div class=\"model\">" << htmlEscape(str(subj, "model")) << "</div>"
+    << "<div class=\"sha\">" << htmlEscape(str(subj, "sha256").substr(0, 16)) << "\xE2\x80\xA6</div>"
     << "<div class=\"big\">" << pc(numOr(subj, "compliance")) << "<span class=\"unit\"> compliance</span></div>"
     << "<table class=\"kv\">"
     << "<tr><td>conflict</td><td>" << pc(numOr(subj, "conflict")) << "</td><td>abstain</td><td>" << pc(numOr(subj, "abstain")) << "</td></tr>"
@@ -232,7 +218,7 @@ std::string renderDashboard(const json& report, const std::map<std::string, std:
   const json ds = res.value("dataset", json::object());
   std::ostringstream h;
   h << "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-    << "<title>eval-compliance " << esc(str(report, "cycle_id")) << "</title><style>"
+    << "<title>eval-compliance " << htmlEscape(str(report, "cycle_id")) << "</title><style>"
     << "body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;color:#111827;margin:0;background:#f6f7f9}"
     << "header{background:#111827;color:#fff;padding:14px 24px;display:flex;align-items:center;gap:16px}"
     << "header h1{font-size:20px;margin:0;font-weight:600;white-space:nowrap}header .meta{color:#cbd5e1;font-size:13px}"
@@ -251,12 +237,12 @@ std::string renderDashboard(const json& report, const std::map<std::string, std:
     << "img.th{width:42px;height:42px;image-rendering:pixelated;border:1px solid #d1d5db}"
     << "</style></head><body>";
   h << "<header><h1>eval-compliance</h1>" << pill(status.empty() ? "error" : status)
-    << "<div class=\"meta\">cycle " << esc(str(report, "cycle_id")) << " \xC2\xB7 " << esc(str(report, "finished_at"))
-    << "<br>" << esc(str(ds, "describe")) << " \xC2\xB7 " << static_cast<long long>(numOr(ds, "n_eval", 0))
+    << "<div class=\"meta\">cycle " << htmlEscape(str(report, "cycle_id")) << " \xC2\xB7 " << htmlEscape(str(report, "finished_at"))
+    << "<br>" << htmlEscape(str(ds, "describe")) << " \xC2\xB7 " << static_cast<long long>(numOr(ds, "n_eval", 0))
     << " evaluation + " << static_cast<long long>(numOr(ds, "n_calibration", 0)) << " calibration images \xC2\xB7 threshold "
     << f(numOr(res, "threshold"), 2) << "</div></header><main>";
   if (!str(report, "error").empty())
-    h << "<section><h2>error</h2>" << esc(str(report, "error")) << "</section>";
+    h << "<section><h2>error</h2>" << htmlEscape(str(report, "error")) << "</section>";
 
   // Key figures.
   h << "<div class=\"row\">" << subjectCard(res.value("current", json()), "current (baseline)", kCur)
@@ -295,8 +281,8 @@ std::string renderDashboard(const json& report, const std::map<std::string, std:
   h << "<section><h2>checks</h2><table class=\"t\"><tr><th>status</th><th>check</th><th>subject</th><th>message</th></tr>";
   if (report.contains("checks") && report["checks"].is_array())
     for (const auto& c : report["checks"])
-      h << "<tr><td>" << pill(str(c, "status")) << "</td><td><code>" << esc(str(c, "id")) << "</code></td><td>"
-        << esc(str(c, "subject")) << "</td><td>" << esc(str(c, "message")) << "</td></tr>";
+      h << "<tr><td>" << pill(str(c, "status")) << "</td><td><code>" << htmlEscape(str(c, "id")) << "</code></td><td>"
+        << htmlEscape(str(c, "subject")) << "</td><td>" << htmlEscape(str(c, "message")) << "</td></tr>";
   h << "</table></section>";
 
   // Regressions.
@@ -311,9 +297,9 @@ std::string renderDashboard(const json& report, const std::map<std::string, std:
       std::string id = str(r, "id");
       auto it = thumbnails.find(id);
       h << "<tr><td>" << (it != thumbnails.end() ? "<img class=\"th\" alt=\"\" src=\"" + it->second + "\">" : "")
-        << "</td><td><code>" << esc(id) << "</code></td><td>" << esc(str(r, "label")) << "</td><td style=\"color:#cf222e\">"
-        << esc(str(r, "candidate_top1")) << " (" << pc(numOr(r, "candidate_confidence")) << ")</td><td>"
-        << esc(str(r, "baseline_top1")) << " (" << pc(numOr(r, "baseline_confidence")) << ")</td></tr>";
+        << "</td><td><code>" << htmlEscape(id) << "</code></td><td>" << htmlEscape(str(r, "label")) << "</td><td style=\"color:#cf222e\">"
+        << htmlEscape(str(r, "candidate_top1")) << " (" << pc(numOr(r, "candidate_confidence")) << ")</td><td>"
+        << htmlEscape(str(r, "baseline_top1")) << " (" << pc(numOr(r, "baseline_confidence")) << ")</td></tr>";
     }
     h << "</table>";
   }

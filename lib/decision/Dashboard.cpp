@@ -19,20 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
 std::optional<double> num(const json& j, const char* a, const char* b) {
   if (!j.is_object() || !j.contains(a) || !j[a].is_object()) return std::nullopt;
   const json& o = j[a];
@@ -96,9 +82,9 @@ std::string chart(const std::string& title, const std::string& unit, double scal
   auto Y = [&](double v) { return T + (H - T - B) * (1 - (v - lo) / (hi - lo)); };
   std::ostringstream o;
   o << "<svg xmlns='http://www.w3.org/2000/svg' width='100%' viewBox='0 0 " << W << " " << H
-    << "' role='img' aria-label='" << esc(title) << "'>\n";
+    << "' role='img' aria-label='" << htmlEscape(title) << "'>\n";
   o << "<rect x='0' y='0' width='" << W << "' height='" << H << "' fill='#ffffff'/>\n";
-  o << "<text x='" << L << "' y='20' font-size='15' font-weight='bold' fill='#24292f'>" << esc(title) << "</text>\n";
+  o << "<text x='" << L << "' y='20' font-size='15' font-weight='bold' fill='#24292f'>" << htmlEscape(title) << "</text>\n";
   // Grid and y axis labels.
   for (int k = 0; k <= 4; ++k) {
     double v = lo + (hi - lo) * k / 4.0;
@@ -108,13 +94,13 @@ std::string chart(const std::string& title, const std::string& unit, double scal
       << fmtAxis(v, scale) << "</text>\n";
   }
   o << "<text x='14' y='" << (T + H - B) / 2 << "' font-size='12' fill='#57606a' transform='rotate(-90 14 "
-    << (T + H - B) / 2 << ")' text-anchor='middle'>" << esc(unit) << "</text>\n";
+    << (T + H - B) / 2 << ")' text-anchor='middle'>" << htmlEscape(unit) << "</text>\n";
   // Deploy / rollback markers.
   for (const auto& m : markers) {
     double x = X(m.x);
     o << "<line x1='" << x << "' x2='" << x << "' y1='" << T << "' y2='" << H - B << "' stroke='" << m.colour
       << "' stroke-width='2' stroke-dasharray='2 3'/>\n";
-    o << "<text x='" << x + 3 << "' y='" << T + 12 << "' font-size='11' fill='" << m.colour << "'>" << esc(m.label) << "</text>\n";
+    o << "<text x='" << x + 3 << "' y='" << T + 12 << "' font-size='11' fill='" << m.colour << "'>" << htmlEscape(m.label) << "</text>\n";
   }
   // Objective.
   if (objective && !objectiveOffScale) {
@@ -122,9 +108,9 @@ std::string chart(const std::string& title, const std::string& unit, double scal
     o << "<line x1='" << L << "' x2='" << W - R << "' y1='" << y << "' y2='" << y
       << "' stroke='#cf222e' stroke-width='1.5' stroke-dasharray='6 4'/>\n";
     o << "<text x='" << W - R << "' y='" << y - 5 << "' font-size='12' text-anchor='end' fill='#cf222e'>"
-      << esc(objectiveLabel) << "</text>\n";
+      << htmlEscape(objectiveLabel) << "</text>\n";
   } else if (objective) {
-    o << "<text x='" << W - R << "' y='20' font-size='12' text-anchor='end' fill='#cf222e'>" << esc(objectiveLabel)
+    o << "<text x='" << W - R << "' y='20' font-size='12' text-anchor='end' fill='#cf222e'>" << htmlEscape(objectiveLabel)
       << " (above the plotted range)</text>\n";
   }
   // Series: interval bars, line, points.
@@ -143,18 +129,18 @@ std::string chart(const std::string& title, const std::string& unit, double scal
     for (std::size_t i = 0; i < n; ++i)
       if (s.y[i])
         o << "<circle cx='" << X(i) << "' cy='" << Y(*s.y[i]) << "' r='3.5' fill='" << s.colour << "'><title>"
-          << esc(s.name + " " + xLabels[i] + ": " + fmtAxis(*s.y[i], scale) + " " + unit) << "</title></circle>\n";
+          << htmlEscape(s.name + " " + xLabels[i] + ": " + fmtAxis(*s.y[i], scale) + " " + unit) << "</title></circle>\n";
   }
   // X labels: at most ~10.
   std::size_t step = std::max<std::size_t>(1, (n + 9) / 10);
   for (std::size_t i = 0; i < n; i += step)
     o << "<text x='" << X(i) << "' y='" << H - B + 18 << "' font-size='11' text-anchor='middle' fill='#57606a'>"
-      << esc(xLabels[i]) << "</text>\n";
+      << htmlEscape(xLabels[i]) << "</text>\n";
   // Legend.
   double lx = L;
   for (const auto& s : series) {
     o << "<rect x='" << lx << "' y='29' width='14' height='4' fill='" << s.colour << "'/>"
-      << "<text x='" << lx + 20 << "' y='35' font-size='12' fill='#24292f'>" << esc(s.name) << "</text>\n";
+      << "<text x='" << lx + 20 << "' y='35' font-size='12' fill='#24292f'>" << htmlEscape(s.name) << "</text>\n";
     lx += 30 + 8 * static_cast<double>(s.name.size());
   }
   if (!any)
@@ -223,8 +209,8 @@ std::string renderDashboard(const std::string& stateDir, const Objectives& ob) {
     << "table{border-collapse:collapse;width:100%;background:#fff}td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}"
     << "th{background:#eaeef2}.v{font-weight:bold;color:#fff;padding:2px 8px;border-radius:4px}"
     << ".muted{color:#57606a}</style></head><body>\n";
-  o << "<h1>cvgate monitoring</h1>\n<div class='muted'>state directory " << esc(stateDir) << " · " << n
-    << " cycles · generated " << esc(nowIsoUtc()) << " · objectives: P95 &lt; " << fmtNum(ob.p95LatencyMs, 0)
+  o << "<h1>cvgate monitoring</h1>\n<div class='muted'>state directory " << htmlEscape(stateDir) << " · " << n
+    << " cycles · generated " << htmlEscape(nowIsoUtc()) << " · objectives: P95 &lt; " << fmtNum(ob.p95LatencyMs, 0)
     << " ms, error rate &lt; " << fmtNum(100 * ob.maxErrorRate, 2) << " %, throughput &ge; "
     << fmtNum(ob.minThroughputRps, 0) << " req/s, compliance uplift &ge; " << fmtNum(100 * ob.minComplianceUplift, 1)
     << " %</div>\n";
@@ -232,8 +218,8 @@ std::string renderDashboard(const std::string& stateDir, const Objectives& ob) {
     const json& last = verdicts.back();
     std::string v = last["results"].value("verdict", "?");
     o << "<h2>Last verdict</h2><div class='card'><span class='v' style='background:" << verdictColour(v) << "'>"
-      << esc(v) << "</span> cycle " << esc(last.value("cycle_id", "")) << " — "
-      << esc(last["results"].value("summary", "")) << "</div>\n";
+      << htmlEscape(v) << "</span> cycle " << htmlEscape(last.value("cycle_id", "")) << " — "
+      << htmlEscape(last["results"].value("summary", "")) << "</div>\n";
   }
   // Verdict strip.
   o << "<h2>Verdicts per cycle</h2><div class='card'><svg xmlns='http://www.w3.org/2000/svg' width='100%' viewBox='0 0 1180 46'>";
@@ -242,9 +228,9 @@ std::string renderDashboard(const std::string& stateDir, const Objectives& ob) {
     double x = 78 + w * static_cast<double>(i);
     std::string v = verdicts[i]["results"].value("verdict", "?");
     o << "<rect x='" << x << "' y='6' width='" << std::max(2.0, w - 2) << "' height='22' fill='" << verdictColour(v)
-      << "'><title>" << esc(verdicts[i].value("cycle_id", "") + ": " + v) << "</title></rect>";
+      << "'><title>" << htmlEscape(verdicts[i].value("cycle_id", "") + ": " + v) << "</title></rect>";
     if (w >= 40)
-      o << "<text x='" << x + w / 2 - 1 << "' y='22' font-size='11' text-anchor='middle' fill='#fff'>" << esc(v) << "</text>";
+      o << "<text x='" << x + w / 2 - 1 << "' y='22' font-size='11' text-anchor='middle' fill='#fff'>" << htmlEscape(v) << "</text>";
   }
   o << "<text x='0' y='22' font-size='12' fill='#57606a'>verdict</text>";
   o << "<text x='78' y='42' font-size='11' fill='#57606a'>GO green · PAUSE amber · ROLLBACK red; dashed lines: deploy (green), rollback (red)</text>";
@@ -284,9 +270,9 @@ std::string renderDashboard(const std::string& stateDir, const Objectives& ob) {
     std::string lastAction;
     if (inc.contains("action") && inc["action"].is_array() && !inc["action"].empty())
       lastAction = inc["action"].back().value("action", "");
-    o << "<tr><td>" << esc(inc.value("id", "")) << "</td><td>" << esc(inc.value("what", "")) << "</td><td>"
-      << esc(inc.value("opened_at", "")) << "</td><td>" << esc(inc.value("updated_at", "")) << "</td><td>"
-      << inc.value("cycles", 0) << "</td><td>" << esc(lastAction) << "</td></tr>\n";
+    o << "<tr><td>" << htmlEscape(inc.value("id", "")) << "</td><td>" << htmlEscape(inc.value("what", "")) << "</td><td>"
+      << htmlEscape(inc.value("opened_at", "")) << "</td><td>" << htmlEscape(inc.value("updated_at", "")) << "</td><td>"
+      << inc.value("cycles", 0) << "</td><td>" << htmlEscape(lastAction) << "</td></tr>\n";
   }
   if (open == 0) o << "<tr><td colspan='6' class='muted'>none</td></tr>\n";
   o << "</table>\n";
@@ -294,8 +280,8 @@ std::string renderDashboard(const std::string& stateDir, const Objectives& ob) {
   o << "<h2>Deploys and rollbacks</h2>\n<table><tr><th>when</th><th>op</th><th>cycle</th><th>from</th><th>to</th><th>note</th></tr>\n";
   for (auto it = regHistory.rbegin(); it != regHistory.rend(); ++it) {
     auto s = [&](const char* k) { return (*it).contains(k) && (*it)[k].is_string() ? (*it)[k].get<std::string>() : std::string("–"); };
-    o << "<tr><td>" << esc(s("at")) << "</td><td>" << esc(s("op")) << "</td><td>" << esc(s("cycle_id")) << "</td><td>"
-      << esc(s("from").substr(0, 12)) << "</td><td>" << esc(s("to").substr(0, 12)) << "</td><td>" << esc(s("note"))
+    o << "<tr><td>" << htmlEscape(s("at")) << "</td><td>" << htmlEscape(s("op")) << "</td><td>" << htmlEscape(s("cycle_id")) << "</td><td>"
+      << htmlEscape(s("from").substr(0, 12)) << "</td><td>" << htmlEscape(s("to").substr(0, 12)) << "</td><td>" << htmlEscape(s("note"))
       << "</td></tr>\n";
   }
   if (regHistory.empty()) o << "<tr><td colspan='6' class='muted'>none</td></tr>\n";
@@ -305,8 +291,8 @@ std::string renderDashboard(const std::string& stateDir, const Objectives& ob) {
   for (std::size_t k = 0; k < std::min<std::size_t>(n, 15); ++k) {
     const json& v = verdicts[n - 1 - k];
     std::string vv = v["results"].value("verdict", "?");
-    o << "<tr><td>" << esc(v.value("cycle_id", "")) << "</td><td><span class='v' style='background:" << verdictColour(vv)
-      << "'>" << esc(vv) << "</span></td><td>" << esc(v["results"].value("summary", "")) << "</td></tr>\n";
+    o << "<tr><td>" << htmlEscape(v.value("cycle_id", "")) << "</td><td><span class='v' style='background:" << verdictColour(vv)
+      << "'>" << htmlEscape(vv) << "</span></td><td>" << htmlEscape(v["results"].value("summary", "")) << "</td></tr>\n";
   }
   if (n == 0) o << "<tr><td colspan='3' class='muted'>no verdicts yet</td></tr>\n";
   o << "</table>\n</body></html>\n";

@@ -95,16 +95,6 @@ std::string describeModel(const PolicyInput& in, const std::string& role, const 
   return (n.empty() ? std::string("model") : n) + " (" + shortSha(sha) + ")";
 }
 
-std::string mdEscape(std::string s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
-}
-
 std::string relativeTo(const std::string& path, const std::string& dir) {
   std::error_code ec;
   fs::path a = fs::absolute(path, ec), b = fs::absolute(dir, ec);
@@ -312,8 +302,8 @@ std::string renderMarkdown(const DecideResult& r, const std::string& mdDir) {
       cur = fmtValue(g->value, g->unit);
     }
     std::string cand = std::string(row.id) == "error_budget" ? "–" : fmtValue(g->value, g->unit);
-    o << "| " << row.label << " | " << mdEscape(fmtObjective(*g)) << " | " << mdEscape(cur) << " | "
-      << mdEscape(cand) << " | " << mdEscape(fmtInterval(g->ci, g->unit)) << " | " << statusWord(g->status)
+    o << "| " << row.label << " | " << markdownCell(fmtObjective(*g)) << " | " << markdownCell(cur) << " | "
+      << markdownCell(cand) << " | " << markdownCell(fmtInterval(g->ci, g->unit)) << " | " << statusWord(g->status)
       << " |\n";
   }
   o << "\nProduction checks (a FAIL here is a breach):";
@@ -349,15 +339,15 @@ std::string renderMarkdown(const DecideResult& r, const std::string& mdDir) {
     std::string st = lr.state == LoadedReport::State::Accepted
                          ? (lr.report ? "status " + toString(lr.report->status) : std::string("accepted"))
                          : (lr.state == LoadedReport::State::Missing ? "MISSING" : "REFUSED") + std::string(": ") + lr.problem;
-    if (lr.state == LoadedReport::State::Missing) o << "- " << lr.kind << ": " << mdEscape(st) << "\n";
-    else o << "- [" << lr.kind << "](" << relativeTo(lr.path, mdDir) << ") — " << mdEscape(st) << "\n";
+    if (lr.state == LoadedReport::State::Missing) o << "- " << lr.kind << ": " << markdownCell(st) << "\n";
+    else o << "- [" << lr.kind << "](" << relativeTo(lr.path, mdDir) << ") — " << markdownCell(st) << "\n";
   }
   if (!r.verdictPath.empty()) o << "- [verdict JSON](" << relativeTo(r.verdictPath, mdDir) << ")\n";
   o << "\n## All gates\n\n| Gate | Subject | Group | Status | Value | Objective | Interval | Why |\n|---|---|---|---|---|---|---|---|\n";
   for (const auto& g : d.gates)
     o << "| " << g.id << " | " << (g.subject.empty() ? "–" : g.subject) << " | " << g.group << " | "
-      << statusWord(g.status) << " | " << mdEscape(fmtValue(g.value, g.unit)) << " | " << mdEscape(fmtObjective(g))
-      << " | " << mdEscape(fmtInterval(g.ci, g.unit)) << " | " << mdEscape(g.reason) << " |\n";
+      << statusWord(g.status) << " | " << markdownCell(fmtValue(g.value, g.unit)) << " | " << markdownCell(fmtObjective(g))
+      << " | " << markdownCell(fmtInterval(g.ci, g.unit)) << " | " << markdownCell(g.reason) << " |\n";
   return o.str();
 }
 

@@ -19,16 +19,6 @@ std::size_t width(const std::string& s) {
   return n;
 }
 
-std::string cell(std::string s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
-}
-
 class Table {
  public:
   explicit Table(std::vector<std::string> head, std::vector<bool> rightAlign = {})
@@ -36,7 +26,7 @@ class Table {
     right_.resize(head_.size(), false);
   }
   void add(std::vector<std::string> row) {
-    for (auto& c : row) c = cell(c);
+    for (auto& c : row) c = markdownCell(c);
     row.resize(head_.size());
     rows_.push_back(std::move(row));
   }
