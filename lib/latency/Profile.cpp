@@ -62,6 +62,13 @@ struct Measured {
   bool searched = false;
 };
 
+/// A "search" that judges one rate only (with its repeats).
+SearchSettings oneRate(SearchSettings s) {
+  s.doublingSteps = 0;
+  s.bisectSteps = 0;
+  return s;
+}
+
 Expected<Measured> measure(SystemUnderTest& sut, const Plan& p, int workers, int maxBatch,
                            double warmupS, bool runScenarios, double searchStart,
                            const SearchSettings& search) {
@@ -105,10 +112,7 @@ Expected<Measured> measure(SystemUnderTest& sut, const Plan& p, int workers, int
                               reuse ? &m.primary : nullptr, p.obj.confidence);
     m.searched = true;
   } else if (havePrimary && m.primary.settings.scenario == Scenario::Server) {
-    SearchSettings none = search;
-    none.doublingSteps = 0;
-    none.bisectSteps = 0;
-    m.tput = searchThroughput(serverAt, m.primary.settings.offeredRps, p.obj.minThroughputRps, p.obj, none,
+    m.tput = searchThroughput(serverAt, m.primary.settings.offeredRps, p.obj.minThroughputRps, p.obj, oneRate(search),
                               &m.primary, p.obj.confidence);
   }
   return m;
@@ -458,13 +462,9 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         // the P95, error and validity objectives; report that run's figures.
         sp.score = vm.tput.bestRps;
         json bestRun = nullptr;
-        for (const auto& st : vm.tput.steps) {
-          if (st.outcome != Outcome::Pass) continue;
-          sp.passed.push_back(st.offeredRps);
-          if (st.offeredRps == sp.score) bestRun = st.run;
-        }
-        std::sort(sp.passed.rbegin(), sp.passed.rend());
-        sp.passed.erase(std::unique(sp.passed.begin(), sp.passed.end()), sp.passed.end());
+        for (const auto& st : vm.tput.steps)
+          if (st.outcome == Outcome::Pass && st.offeredRps == sp.score) bestRun = st.run;
+        sp.passed = passedRates(vm.tput);
         bool outputsOk = true;
         if (extra.contains("golden")) outputsOk = extra["golden"].value("acceptable", false);
         sp.eligible = outputsOk && sp.score >= p.obj.minThroughputRps;
@@ -591,10 +591,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             continue;
           }
           sp.score = t->bestRps;
-          for (const auto& st : t->steps)
-            if (st.outcome == Outcome::Pass) sp.passed.push_back(st.offeredRps);
-          std::sort(sp.passed.rbegin(), sp.passed.rend());
-          sp.passed.erase(std::unique(sp.passed.begin(), sp.passed.end()), sp.passed.end());
+          sp.passed = passedRates(*t);
           sp.eligible = sp.score >= p.obj.minThroughputRps;
           sp.j["throughput_rps"] = sp.score;
           sp.j["search_runs"] = t->steps.size();
@@ -619,9 +616,6 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         for (std::size_t k = 0; k < tries && confirmedRps == 0; ++k) {
           const double rate = best.passed[k];
           if (rate < p.obj.minThroughputRps) break;
-          SearchSettings once = p.search;
-          once.doublingSteps = 0;
-          once.bisectSteps = 0;
           spdlog::info("sweep: {} confirming {} at {}/s", role, best.v.name(), fmtNum(rate, 1));
           Measured cm;
           if (best.v.inter > 0) {
@@ -633,7 +627,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             cm.tput = std::move(*ct);
           } else {
             CVGATE_TRY_ASSIGN(im, measure(vs, p, best.v.workers, best.v.maxBatch, std::min(1.0, p.cfg.warmupMaxS),
-                                          false, rate, once));
+                                          false, rate, oneRate(p.search)));
             cm = std::move(im);
           }
           for (const auto& st : toJson(cm.tput)["steps"]) runs.push_back(st);

@@ -309,6 +309,15 @@ bool searchCapped(const ThroughputResult& t) {
   return true;
 }
 
+std::vector<double> passedRates(const ThroughputResult& t) {
+  std::vector<double> r;
+  for (const auto& st : t.steps)
+    if (st.outcome == Outcome::Pass) r.push_back(st.offeredRps);
+  std::sort(r.rbegin(), r.rend());
+  r.erase(std::unique(r.begin(), r.end()), r.end());
+  return r;
+}
+
 Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std::string& subject) {
   Check c;
   c.id = "latency.throughput";

@@ -73,6 +73,9 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
 /// unknown.
 bool searchCapped(const ThroughputResult& t);
 
+/// The distinct rates whose runs met the objectives, highest first.
+std::vector<double> passedRates(const ThroughputResult& t);
+
 /// latency.throughput from a search.
 Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std::string& subject);
 

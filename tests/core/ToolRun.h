@@ -26,6 +26,12 @@ inline std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
+/// Write `text` to `path`, making its directory first.
+inline void writeText(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
 /// std::system's status as an exit code: the code, 128 + signal, or -1.
 inline int exitCode(int status) {
   if (status != -1 && WIFEXITED(status)) return WEXITSTATUS(status);

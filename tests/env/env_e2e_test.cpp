@@ -32,11 +32,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void put(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
 ToolRun run(const std::string& args, const std::string& scratch) {
   return runTool("verify-env", args, scratch);
 }
@@ -65,8 +60,8 @@ void writeIdx(const std::string& dir) {
     }
     labels.push_back(static_cast<char>(i % 10));
   }
-  put(dir + "/images.idx", images);
-  put(dir + "/labels.idx", labels);
+  writeText(dir + "/images.idx", images);
+  writeText(dir + "/labels.idx", labels);
 }
 
 std::string configText(const std::string& dir, int intraOp, const std::string& extra = "") {
@@ -93,7 +88,7 @@ class VerifyEnvE2E : public ::testing::Test {
     v2.seed = 2;
     ASSERT_TRUE(writeFixtureModel(v2, d + "/v2.pt").ok());
     writeIdx(d);
-    put(d + "/cvgate.toml", configText(d, 1));
+    writeText(d + "/cvgate.toml", configText(d, 1));
     // Reports of the other tools for the current model: the baseline KPIs.
     std::string sha = *sha256File(d + "/v1.pt");
     Report c = newReport("eval-compliance", "cvgate.compliance", "20260101T0000Z-0001");
@@ -187,7 +182,7 @@ TEST_F(VerifyEnvE2E, TamperedModelFailsItsHash) {
   // not the blessed ones: env.model_hash fails, severe, exit 10.
   std::string bytes = slurp(dir() + "/v1.pt");
   bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x40);
-  put(t_.file("tampered.pt"), bytes);
+  writeText(t_.file("tampered.pt"), bytes);
   ToolRun r = run("--config " + config() + " --state-dir " + stateWithLock() + " --current " +
                       t_.file("tampered.pt"), t_.path());
   EXPECT_EQ(r.code, 10) << r.err;
@@ -202,14 +197,14 @@ TEST_F(VerifyEnvE2E, TamperedModelFailsItsHash) {
   EXPECT_EQ(check(j, "env.model_hash", "candidate")->at("status"), "pass");
   EXPECT_EQ(check(j, "env.drift.config")->at("status"), "pass");
   EXPECT_NE(check(j, "env.golden", "current")->at("status"), "inconclusive");
-  put(t_.file("out.json"), r.out);
+  writeText(t_.file("out.json"), r.out);
   EXPECT_TRUE(validates(t_.file("out.json")));
 }
 
 TEST_F(VerifyEnvE2E, TruncatedModelFailsGoldenAndIsNotAnError) {
   // A model that no longer loads is evidence (fail, exit 10), not bad input.
   std::string bytes = slurp(dir() + "/v1.pt");
-  put(t_.file("truncated.pt"), bytes.substr(0, bytes.size() / 2));
+  writeText(t_.file("truncated.pt"), bytes.substr(0, bytes.size() / 2));
   ToolRun r = run("--config " + config() + " --state-dir " + stateWithLock() + " --current " +
                       t_.file("truncated.pt"), t_.path());
   EXPECT_EQ(r.code, 10) << r.err;
@@ -223,7 +218,7 @@ TEST_F(VerifyEnvE2E, TruncatedModelFailsGoldenAndIsNotAnError) {
   EXPECT_EQ(check(j, "env.determinism", "current")->at("status"), "inconclusive");
   EXPECT_EQ(j["subjects"]["current"]["model"], "fx-v1");  // the name comes from the lock
   EXPECT_EQ(j["results"]["models"]["current"]["loads"], false);
-  put(t_.file("out.json"), r.out);
+  writeText(t_.file("out.json"), r.out);
   EXPECT_TRUE(validates(t_.file("out.json")));
 }
 
@@ -237,7 +232,7 @@ TEST_F(VerifyEnvE2E, MissingModelFileIsBadInput) {
 }
 
 TEST_F(VerifyEnvE2E, ChangedConfigIsSevereDrift) {
-  put(t_.file("changed.toml"), configText(dir(), 1, "[compliance]\nthreshold = 0.6\n"));
+  writeText(t_.file("changed.toml"), configText(dir(), 1, "[compliance]\nthreshold = 0.6\n"));
   ToolRun r = run("--config " + t_.file("changed.toml") + " --state-dir " + stateWithLock(), t_.path());
   EXPECT_EQ(r.code, 10) << r.err;
   json j = r.json();
@@ -251,7 +246,7 @@ TEST_F(VerifyEnvE2E, ChangedConfigIsSevereDrift) {
 }
 
 TEST_F(VerifyEnvE2E, OtherIntraOpThreadsIsSevereDrift) {
-  put(t_.file("threads.toml"), configText(dir(), 2));
+  writeText(t_.file("threads.toml"), configText(dir(), 2));
   ToolRun r = run("--config " + t_.file("threads.toml") + " --state-dir " + stateWithLock(), t_.path());
   EXPECT_EQ(r.code, 10) << r.err;
   json j = r.json();
@@ -271,7 +266,7 @@ TEST_F(VerifyEnvE2E, SevereAndMinorDriftInTheLock) {
   lock["parts"]["hostname"] = "blessed-host";
   lock["parts"]["blas"]["provider"] = "reference";
   lock["parts"]["blas"]["path"] = "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3";
-  put(s + "/env.lock.json", lock.dump(2));
+  writeText(s + "/env.lock.json", lock.dump(2));
   ToolRun r = run("--config " + config() + " --state-dir " + s, t_.path());
   EXPECT_EQ(r.code, 10) << r.err;
   json j = r.json();
@@ -310,13 +305,13 @@ TEST_F(VerifyEnvE2E, MissingLockIsInconclusiveWithTheRecordCommand) {
   EXPECT_EQ(check(j, "env.determinism", "current")->at("status"), "pass");
   EXPECT_EQ(check(j, "env.golden", "current")->at("status"), "inconclusive");
   EXPECT_FALSE(fs::exists(s + "/env.lock.json"));
-  put(t_.file("out.json"), r.out);
+  writeText(t_.file("out.json"), r.out);
   EXPECT_TRUE(validates(t_.file("out.json")));
 }
 
 TEST_F(VerifyEnvE2E, CorruptLockIsAOneLineErrorExit2) {
   std::string s = t_.file("state");
-  put(s + "/env.lock.json", "{\"schema\": \"cvgate.envlock/1\", \"env_hash\": ");
+  writeText(s + "/env.lock.json", "{\"schema\": \"cvgate.envlock/1\", \"env_hash\": ");
   ToolRun r = run("--config " + config() + " --state-dir " + s, t_.path());
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(r.out.empty()) << r.out;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "TempDir.h"
+#include "ToolRun.h"
 #include "common/Fs.h"
 #include "env/Fingerprint.h"
 #include "env/Lock.h"
@@ -19,11 +20,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-void put(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 /// A fake system: /proc/self/maps listing the given libraries (created as files).
 struct FakeSystem {
@@ -40,19 +36,19 @@ struct FakeSystem {
     std::string maps;
     for (const auto& l : libs) {
       std::string p = t.file(l);
-      put(p, "bytes of " + l);
+      writeText(p, "bytes of " + l);
       maps += "7f0000000000-7f0000001000 r-xp 00000000 08:01 1234   " + p + "\n";
     }
     maps += "7f0000002000-7f0000003000 rw-p 00000000 00:00 0 \n";
     maps += "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0   [stack]\n";
-    put(src.proc + "/self/maps", maps);
-    put(src.proc + "/cpuinfo", "processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse4_2 avx avx2 fma\n");
-    put(src.proc + "/meminfo", "MemTotal:       1024 kB\nMemFree: 12 kB\n");
-    put(src.proc + "/sys/kernel/osrelease", "6.1.0-13-amd64\n");
-    put(src.proc + "/sys/kernel/hostname", "host-a\n");
-    put(src.osRelease, "NAME=\"Debian\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n");
+    writeText(src.proc + "/self/maps", maps);
+    writeText(src.proc + "/cpuinfo", "processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse4_2 avx avx2 fma\n");
+    writeText(src.proc + "/meminfo", "MemTotal:       1024 kB\nMemFree: 12 kB\n");
+    writeText(src.proc + "/sys/kernel/osrelease", "6.1.0-13-amd64\n");
+    writeText(src.proc + "/sys/kernel/hostname", "host-a\n");
+    writeText(src.osRelease, "NAME=\"Debian\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n");
     if (!governor.empty())
-      put(src.sys + "/devices/system/cpu/cpu0/cpufreq/scaling_governor", governor + "\n");
+      writeText(src.sys + "/devices/system/cpu/cpu0/cpufreq/scaling_governor", governor + "\n");
   }
 };
 
@@ -115,8 +111,8 @@ TEST(Fingerprint, EnvHashCoversSevereAndOnlySevereParts) {
   FakeSystem s({"usr/lib/openblas-openmp/libblas.so.3"});
   Fingerprint a = computeFingerprint(s.src);
   // A minor part changes: same hash.
-  put(s.src.proc + "/sys/kernel/hostname", "host-b\n");
-  put(s.src.proc + "/sys/kernel/osrelease", "6.1.0-14-amd64\n");
+  writeText(s.src.proc + "/sys/kernel/hostname", "host-b\n");
+  writeText(s.src.proc + "/sys/kernel/osrelease", "6.1.0-14-amd64\n");
   Fingerprint b = computeFingerprint(s.src);
   EXPECT_EQ(b.find("hostname")->value, "host-b");
   EXPECT_EQ(a.envHash, b.envHash);
@@ -126,7 +122,7 @@ TEST(Fingerprint, EnvHashCoversSevereAndOnlySevereParts) {
   EXPECT_NE(a.envHash, c.envHash);
   // The BLAS library's bytes change: another hash.
   s.src.environment->pop_back();
-  put(s.t.file("usr/lib/openblas-openmp/libblas.so.3"), "patched bytes");
+  writeText(s.t.file("usr/lib/openblas-openmp/libblas.so.3"), "patched bytes");
   Fingerprint d = computeFingerprint(s.src);
   EXPECT_NE(a.envHash, d.envHash);
   EXPECT_NE(std::find(a.hashedParts.begin(), a.hashedParts.end(), "blas"), a.hashedParts.end());
@@ -210,18 +206,18 @@ TEST(Lock, RoundTripAndMissingIsNotAnError) {
 
 TEST(Lock, CorruptOrForeignLockIsBadInput) {
   TempDir t;
-  put(t.file("a.json"), "{\"schema\": \"cvgate.envlock/1\", ");
+  writeText(t.file("a.json"), "{\"schema\": \"cvgate.envlock/1\", ");
   auto a = readLock(t.file("a.json"));
   ASSERT_FALSE(a.ok());
   EXPECT_EQ(a.error().kind(), ErrorKind::BadInput);
   EXPECT_NE(a.error().message().find("not valid JSON"), std::string::npos) << a.error().message();
-  put(t.file("b.json"), "{\"schema\": \"cvgate.latency/1\"}");
+  writeText(t.file("b.json"), "{\"schema\": \"cvgate.latency/1\"}");
   auto b = readLock(t.file("b.json"));
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.error().message().find("expected \"cvgate.envlock/1\""), std::string::npos) << b.error().message();
   json j = toJson(sampleLock());
   j.erase("env_hash");
-  put(t.file("c.json"), j.dump());
+  writeText(t.file("c.json"), j.dump());
   auto c = readLock(t.file("c.json"));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message().find("env_hash"), std::string::npos) << c.error().message();
