@@ -1,11 +1,13 @@
 #include "common/Sha256.h"
 
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <vector>
+
+#include "common/Fs.h"
 
 namespace cvgate {
 
@@ -40,15 +42,21 @@ std::string sha256Hex(std::string_view bytes) {
 }
 
 Expected<std::string> sha256File(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return badInput("'" + path + "': cannot open: " + std::strerror(errno));
+  CVGATE_TRY_ASSIGN(fd, openRegularFile(path));
   Sha256 h;
   std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.update(buf.data(), static_cast<std::size_t>(in.gcount()));
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::string why = std::strerror(errno);
+      ::close(fd);
+      return badInput("'" + path + "': read error: " + why);
+    }
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<std::size_t>(n));
   }
-  if (in.bad()) return badInput("'" + path + "': read error");
+  ::close(fd);
   return h.hexdigest();
 }
 

@@ -1,4 +1,5 @@
 #include "compliance/Compliance.h"
+#include "common/Json.h"
 
 #include <spdlog/spdlog.h>
 
@@ -156,11 +157,12 @@ std::optional<double> readBlessed(const Config& cfg, const std::string& stateDir
     *why = "env lock '" + p.string() + "' unreadable: " + text.error().message();
     return std::nullopt;
   }
-  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    *why = "env lock '" + p.string() + "' is not valid JSON";
+  auto parsed = parseJson(*text, "env lock '" + p.string() + "'");
+  if (!parsed) {
+    *why = parsed.error().message();
     return std::nullopt;
   }
+  const json& j = *parsed;
   std::string inner;
   auto v = blessedCompliance(j, &inner);
   if (!v) *why = "'" + p.string() + "': " + inner;
@@ -341,7 +343,7 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
 
   if (!opts.html.empty()) {
     report.settleStatus();
-    CVGATE_TRY(atomicWriteFile(opts.html, renderDashboard(toJson(report), thumbnails)));
+    CVGATE_TRY(writeOutputFile(opts.html, renderDashboard(toJson(report), thumbnails)));
     spdlog::info("dashboard written to {}", opts.html);
   }
   return okStatus();

@@ -1,6 +1,7 @@
 #include "config/Config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <filesystem>
@@ -43,7 +44,11 @@ class Section {
     } else if constexpr (std::is_same_v<T, std::string>) {
       if (auto v = n->value_exact<std::string>()) out = *v; else fail(*n, key, "a string");
     } else if constexpr (std::is_floating_point_v<T>) {
-      if (n->is_number()) out = static_cast<T>(*n->value<double>()); else fail(*n, key, "a number");
+      // nan and inf are TOML numbers, but no setting of cvgate means them: an
+      // objective of nan can neither pass nor fail, an infinite wait never ends.
+      if (!n->is_number()) fail(*n, key, "a number");
+      else if (!std::isfinite(*n->value<double>())) fail(*n, key, "a finite number (not nan or inf)");
+      else out = static_cast<T>(*n->value<double>());
     } else {
       static_assert(std::is_integral_v<T>);
       auto v = n->value_exact<std::int64_t>();
@@ -57,9 +62,18 @@ class Section {
   }
 
   /// A path: resolved against the config file's directory when relative.
+  /// Control characters (a newline would split a line-based reader's values)
+  /// are refused.
   Section& path(const char* key, std::string& out) {
     std::string before = out;
     get(key, out);
+    if (out != before && std::any_of(out.begin(), out.end(), [](char ch) {
+          return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+        })) {
+      require(key, false, "a path without control characters (newline, tab, ...)");
+      out = before;
+      return *this;
+    }
     if (!out.empty() && out != before && fs::path(out).is_relative())
       out = (fs::path(baseDir_) / out).lexically_normal().string();
     return *this;
@@ -129,7 +143,7 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
   const std::vector<std::string> sections = {"objectives", "models", "dataset", "runtime",
                                              "golden", "latency", "compliance", "env",
                                              "integration", "rollback", "decision",
-                                             "heartbeat", "feeds"};
+                                             "heartbeat", "feeds", "limits"};
   // Top level: state_dir and the section tables.
   for (const auto& [k, v] : root) {
     std::string key(k.str());
@@ -283,10 +297,15 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
   {
     auto& h = c.heartbeat;
     Section s(tbl("heartbeat"), path, "heartbeat", base, &err);
-    s.get("verify_env_timeout_s", h.verifyEnvTimeoutS).get("profile_latency_timeout_s", h.profileLatencyTimeoutS)
-     .get("eval_compliance_timeout_s", h.evalComplianceTimeoutS).get("check_integration_timeout_s", h.checkIntegrationTimeoutS)
-     .get("simulate_rollback_timeout_s", h.simulateRollbackTimeoutS).get("decide_timeout_s", h.decideTimeoutS)
-     .get("lock_stale_s", h.lockStaleS);
+    const char* positive = "a positive number of seconds (0 would mean no timeout)";
+    s.get("verify_env_timeout_s", h.verifyEnvTimeoutS).require("verify_env_timeout_s", h.verifyEnvTimeoutS >= 1, positive)
+     .get("profile_latency_timeout_s", h.profileLatencyTimeoutS).require("profile_latency_timeout_s", h.profileLatencyTimeoutS >= 1, positive)
+     .get("eval_compliance_timeout_s", h.evalComplianceTimeoutS).require("eval_compliance_timeout_s", h.evalComplianceTimeoutS >= 1, positive)
+     .get("check_integration_timeout_s", h.checkIntegrationTimeoutS).require("check_integration_timeout_s", h.checkIntegrationTimeoutS >= 1, positive)
+     .get("simulate_rollback_timeout_s", h.simulateRollbackTimeoutS).require("simulate_rollback_timeout_s", h.simulateRollbackTimeoutS >= 1, positive)
+     .get("decide_timeout_s", h.decideTimeoutS).require("decide_timeout_s", h.decideTimeoutS >= 1, positive)
+     .get("registry_timeout_s", h.registryTimeoutS).require("registry_timeout_s", h.registryTimeoutS >= 1, positive)
+     .get("lock_stale_s", h.lockStaleS).require("lock_stale_s", h.lockStaleS >= 1, positive);
     s.finish();
   }
   {
@@ -294,13 +313,34 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
     s.get("retain_cycles", c.feeds.retainCycles).require("retain_cycles", c.feeds.retainCycles >= 0, "a count >= 0");
     s.finish();
   }
+  {
+    auto& l = c.limits;
+    double fileMb = static_cast<double>(l.maxFileBytes >> 20), jsonMb = static_cast<double>(l.maxJsonBytes >> 20);
+    double mpx = static_cast<double>(l.maxImagePixels >> 20), dataGb = static_cast<double>(l.maxDataBytes >> 30);
+    double modelMb = static_cast<double>(l.maxModelBytes >> 20);
+    Section s(tbl("limits"), path, "limits", base, &err);
+    s.get("max_file_mb", fileMb).require("max_file_mb", fileMb >= 1 && fileMb <= 1 << 20, "MiB in 1..1048576")
+     .get("max_json_mb", jsonMb).require("max_json_mb", jsonMb >= 1 && jsonMb <= 1 << 16, "MiB in 1..65536")
+     .get("max_json_depth", l.maxJsonDepth).require("max_json_depth", l.maxJsonDepth >= 8 && l.maxJsonDepth <= 10000, "a depth in 8..10000")
+     .get("max_image_megapixels", mpx).require("max_image_megapixels", mpx > 0 && mpx <= 4096, "megapixels in (0, 4096]")
+     .get("max_data_gb", dataGb).require("max_data_gb", dataGb > 0 && dataGb <= 1024, "GiB in (0, 1024]")
+     .get("max_model_mb", modelMb).require("max_model_mb", modelMb >= 1 && modelMb <= 1 << 20, "MiB in 1..1048576")
+     .get("model_timeout_s", l.modelTimeoutS).require("model_timeout_s", l.modelTimeoutS > 0 && l.modelTimeoutS <= 86400, "seconds in (0, 86400]");
+    s.finish();
+    l.maxFileBytes = static_cast<std::uint64_t>(fileMb * (1 << 20));
+    l.maxJsonBytes = static_cast<std::uint64_t>(jsonMb * (1 << 20));
+    l.maxImagePixels = static_cast<std::uint64_t>(mpx * (1 << 20));
+    l.maxDataBytes = static_cast<std::uint64_t>(dataGb * (1ull << 30));
+    l.maxModelBytes = static_cast<std::uint64_t>(modelMb * (1 << 20));
+  }
   if (err) return *err;
   if (const char* env = std::getenv("CVGATE_STATE_DIR"); env && *env) c.stateDir = env;
   return c;
 }
 
 Expected<Config> loadConfig(const std::string& path) {
-  auto text = readFile(path);
+  // The config is read under a fixed cap: [limits] is in it.
+  auto text = readFile(path, 4u << 20);
   if (!text.ok()) return text.error().context("config");
   return parseConfig(*text, path);
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/Error.h"
+#include "common/Limits.h"
 
 namespace cvgate {
 
@@ -133,6 +134,7 @@ struct HeartbeatConfig {
   int checkIntegrationTimeoutS = 120;
   int simulateRollbackTimeoutS = 180;
   int decideTimeoutS = 60;
+  int registryTimeoutS = 300;      ///< model-registry steps (adopt, stage: a model load and golden run)
   int lockStaleS = 7200;           ///< a lock older than this from a dead process is broken
 };
 
@@ -158,6 +160,7 @@ struct Config {
   DecisionConfig decision;
   HeartbeatConfig heartbeat;
   FeedsConfig feeds;
+  Limits limits;                   ///< [limits]: sizes, depth, pixels, model-call timeout
 };
 
 /// Parse a config file. $CVGATE_STATE_DIR overrides state_dir.

@@ -1,4 +1,5 @@
 #include "env/Lock.h"
+#include "common/Json.h"
 
 #include <spdlog/spdlog.h>
 
@@ -99,10 +100,11 @@ Expected<std::optional<EnvLock>> readLock(const std::string& path) {
   if (!fs::exists(path, ec)) return std::optional<EnvLock>{};
   auto text = readFile(path);
   if (!text.ok()) return badInput("lock '" + path + "': cannot be read");
-  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded())
-    return badInput("lock '" + path + "': not valid JSON (expected a " + kEnvLockSchema +
+  auto parsed = parseJson(*text, "lock '" + path + "'");
+  if (!parsed)
+    return badInput(parsed.error().message() + " (expected a " + kEnvLockSchema +
                     " lock; re-record it with verify-env --record)");
+  const json& j = *parsed;
   auto l = lockFromJson(j, "lock '" + path + "'");
   if (!l.ok()) return l.error();
   return std::optional<EnvLock>(std::move(*l));

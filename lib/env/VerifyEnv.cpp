@@ -1,4 +1,5 @@
 #include "env/VerifyEnv.h"
+#include "common/Json.h"
 
 #include <spdlog/spdlog.h>
 
@@ -78,10 +79,8 @@ json registryTargets(const std::string& stateDir, std::vector<std::string>& note
   fs::path statePath = fs::path(stateDir) / "registry" / "state.json";
   std::error_code ec;
   if (!fs::exists(statePath, ec)) return out;
-  auto text = readFile(statePath.string());
-  json j = text.ok() ? json::parse(*text, nullptr, false) : json();
-  auto st = j.is_discarded() || j.is_null() ? Expected<RegistryState>(badInput("not JSON"))
-                                            : registryStateFromJson(j);
+  auto j = readJsonFile(statePath.string());
+  auto st = j ? registryStateFromJson(*j) : Expected<RegistryState>(j.error());
   if (!st.ok()) {
     notes.push_back("rollback targets: '" + statePath.string() + "': " + st.error().message());
     return out;

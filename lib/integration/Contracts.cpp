@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "common/Strings.h"
 #include "env/Lock.h"
 #include "integration/Integration.h"
@@ -78,8 +79,9 @@ ContractResult checkContract(const ReportSource& src, const ContractExpectations
   }
   // The schema string as written, for the record even when it is refused.
   if (auto text = readFile(src.path); text.ok()) {
-    auto j = json::parse(*text, nullptr, false);
-    if (j.is_object() && j.contains("schema") && j["schema"].is_string()) c.schema = j["schema"];
+    auto j = parseJson(*text, "'" + src.path + "'");
+    if (j && j->is_object() && j->contains("schema") && (*j)["schema"].is_string())
+      c.schema = (*j)["schema"].get<std::string>();
   }
   auto r = readReport(src.path, src.kind);
   if (!r.ok()) {
@@ -129,7 +131,8 @@ LockCheck checkLockSchema(const std::string& path) {
     l.problem = "lock '" + path + "': cannot be read";
     return l;
   }
-  auto j = json::parse(*text, nullptr, false);
+  auto parsed = parseJson(*text, "lock '" + path + "'");
+  const json j = parsed ? *parsed : json();
   if (!j.is_object() || !j.contains("schema") || !j["schema"].is_string()) {
     l.problem = "lock '" + path + "': not a cvgate lock (no \"schema\"); re-record it with verify-env --record";
     return l;

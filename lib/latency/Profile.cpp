@@ -1,4 +1,5 @@
 #include "latency/Profile.h"
+#include "common/Json.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -208,7 +209,8 @@ Expected<json> runChild(const std::vector<std::string>& args, const std::string&
   if (code != 0 && code != 10 && code != 11)
     return internalError("child profile-latency (exit " + std::to_string(code) + "): " + lastLine());
   auto text = readFile(out);
-  json rep = text.ok() ? json::parse(*text, nullptr, false) : json();
+  auto parsed = text.ok() ? parseJson(*text, "'" + out + "'") : Expected<json>(text.error());
+  json rep = parsed ? *parsed : json();
   if (!rep.is_object()) return internalError("child profile-latency wrote no report: " + lastLine());
   return rep;
 }
@@ -712,7 +714,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                                                      : "")}};
         if (!o.patchOut.empty()) {
           const std::string file = o.patchOut + "/" + role + "/patch.toml";
-          CVGATE_TRY(atomicWriteFile(file, toml.str()));
+          CVGATE_TRY(writeOutputFile(file, toml.str()));
           sj["patch"]["file"] = file;
         }
       } else {

@@ -12,12 +12,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <chrono>
 #include <limits>
 #include <map>
 #include <sstream>
 
+#include "common/Fs.h"
 #include "runtime/ModelImpl.h"
 
 namespace cvgate::latency {
@@ -231,12 +236,27 @@ Expected<OperatorProfile> profileOperators(const Model& model, const std::vector
   std::sort(out.top.begin(), out.top.end(), [](const OperatorStat& x, const OperatorStat& y) { return x.selfMs > y.selfMs; });
   if (out.top.size() > topN) out.top.resize(topN);
   if (!chromeTrace.empty()) {
+    // The profiler writes a file of its own; it goes to a private temporary
+    // file first, then to the path asked for by the output writer (which
+    // writes through a device, FIFO or symlink instead of replacing it).
+    std::error_code ec;
+    std::string tmpl = (std::filesystem::temp_directory_path(ec) / "cvgate-trace-XXXXXX").string();
+    const int fd = ::mkstemp(tmpl.data());
+    if (fd < 0) return internalError("cannot make a temporary file for the Chrome trace: " + tmpl);
+    ::close(fd);
     try {
-      prof::RecordProfile guard(chromeTrace);
-      for (int i = 0; i < std::min(iterations, 5); ++i) model.forward(ptrs);
+      {
+        prof::RecordProfile guard(tmpl);
+        for (int i = 0; i < std::min(iterations, 5); ++i) model.forward(ptrs);
+      }
     } catch (const std::exception& e) {
+      ::unlink(tmpl.c_str());
       return badInput("'" + chromeTrace + "': cannot write the Chrome trace: " + firstLine(e));
     }
+    auto trace = readFile(tmpl);
+    ::unlink(tmpl.c_str());
+    if (!trace.ok()) return trace.error();
+    CVGATE_TRY(writeOutputFile(chromeTrace, *trace));
     out.chromeTrace = chromeTrace;
   }
   return out;

@@ -1,5 +1,9 @@
 #include "model/Manifest.h"
 
+#include <cmath>
+
+#include "common/Json.h"
+
 namespace cvgate {
 
 std::size_t Manifest::inputSize() const {
@@ -35,44 +39,54 @@ Error bad(const std::string& field, const std::string& expected) {
 
 Expected<Manifest> manifestFromJson(const nlohmann::json& j) {
   if (!j.is_object()) return badInput("manifest: expected a JSON object");
+  JsonFields f(j, "manifest");
   Manifest m;
-  m.schema = j.value("schema", std::string());
+  m.schema = f.str("schema");
+  CVGATE_TRY(f.status());
   if (m.schema.rfind("cvgate.manifest/", 0) != 0) return bad("schema", "\"cvgate.manifest/1\"");
   if (m.schema != kManifestSchema)
     return badInput("manifest schema '" + m.schema + "' is not read by this cvgate (reads " +
                     kManifestSchema + ")");
   if (!j.contains("name") || !j["name"].is_string() || j["name"].get<std::string>().empty())
     return bad("name", "a non-empty string");
-  m.name = j["name"];
+  m.name = j["name"].get<std::string>();
   if (j.contains("version")) {
-    if (j["version"].is_string()) m.version = j["version"];
+    if (j["version"].is_string()) m.version = j["version"].get<std::string>();
     else if (j["version"].is_number()) m.version = j["version"].dump();
     else return bad("version", "a string");
   }
-  m.task = j.value("task", m.task);
+  m.task = f.str("task", m.task);
+  CVGATE_TRY(f.status());
   if (m.task != "image-classification") return bad("task", "\"image-classification\"");
-  const auto& in = j.value("input", nlohmann::json::object());
+  const nlohmann::json in = f.object("input");
+  CVGATE_TRY(f.status());
   if (!in.contains("shape") || !in["shape"].is_array() || in["shape"].size() != 3)
     return bad("input.shape", "[C, H, W]");
   for (const auto& d : in["shape"]) {
-    if (!d.is_number_integer() || d.get<std::int64_t>() < 1) return bad("input.shape", "positive integers");
+    if (!d.is_number_integer() || d.get<std::int64_t>() < 1 || d.get<std::int64_t>() > 65536)
+      return bad("input.shape", "integers in 1..65536");
     m.inputShape.push_back(d.get<std::int64_t>());
   }
-  m.dtype = in.value("dtype", m.dtype);
+  JsonFields fi(in, "manifest field 'input'");
+  m.dtype = fi.str("dtype", m.dtype);
+  m.colour = fi.str("colour", fi.str("color", m.colour));
+  CVGATE_TRY(fi.status());
   if (m.dtype != "float32") return bad("input.dtype", "\"float32\"");
-  m.colour = in.value("colour", in.value("color", m.colour));
   if (m.colour != "grey" && m.colour != "rgb") return bad("input.colour", "\"grey\" or \"rgb\"");
   if (m.inputShape[0] != m.channels())
     return bad("input.shape", "C = " + std::to_string(m.channels()) + " for colour '" + m.colour + "'");
-  const auto& pp = j.value("preprocess", nlohmann::json::object());
+  if (m.inputSize() > (std::size_t{1} << 28)) return bad("input.shape", "at most 2^28 values per input");
+  const nlohmann::json pp = f.object("preprocess");
+  CVGATE_TRY(f.status());
   auto pair = [&](const char* key, int& a, int& b) -> Status {
     if (!pp.contains(key)) return okStatus();
     const auto& v = pp[key];
     if (!v.is_array() || v.size() != 2 || !v[0].is_number_integer() || !v[1].is_number_integer() ||
-        v[0].get<int>() < 0 || v[1].get<int>() < 0)
-      return bad(std::string("preprocess.") + key, "[H, W] with non-negative integers");
-    a = v[0];
-    b = v[1];
+        v[0].get<std::int64_t>() < 0 || v[1].get<std::int64_t>() < 0 || v[0].get<std::int64_t>() > 65536 ||
+        v[1].get<std::int64_t>() > 65536)
+      return bad(std::string("preprocess.") + key, "[H, W] with integers in 0..65536");
+    a = v[0].get<int>();
+    b = v[1].get<int>();
     return okStatus();
   };
   CVGATE_TRY(pair("resize", m.resizeH, m.resizeW));
@@ -80,8 +94,9 @@ Expected<Manifest> manifestFromJson(const nlohmann::json& j) {
   if ((m.cropH && m.cropH != m.height()) || (m.cropW && m.cropW != m.width()))
     return bad("preprocess.crop", "the input's H and W");
   if (pp.contains("scale")) {
-    if (!pp["scale"].is_number() || pp["scale"].get<double>() <= 0) return bad("preprocess.scale", "a positive number");
-    m.scale = pp["scale"];
+    if (!pp["scale"].is_number() || !(pp["scale"].get<double>() > 0) || !std::isfinite(pp["scale"].get<double>()))
+      return bad("preprocess.scale", "a positive number");
+    m.scale = pp["scale"].get<double>();
   }
   auto vec = [&](const char* key, std::vector<double>& out, double dflt) -> Status {
     if (!pp.contains(key)) {
@@ -92,7 +107,7 @@ Expected<Manifest> manifestFromJson(const nlohmann::json& j) {
     if (!v.is_array() || v.size() != static_cast<std::size_t>(m.channels()))
       return bad(std::string("preprocess.") + key, std::to_string(m.channels()) + " numbers (one per channel)");
     for (const auto& x : v) {
-      if (!x.is_number()) return bad(std::string("preprocess.") + key, "numbers");
+      if (!x.is_number() || !std::isfinite(x.get<double>())) return bad(std::string("preprocess.") + key, "finite numbers");
       out.push_back(x.get<double>());
     }
     return okStatus();
@@ -100,22 +115,22 @@ Expected<Manifest> manifestFromJson(const nlohmann::json& j) {
   CVGATE_TRY(vec("mean", m.mean, 0.0));
   CVGATE_TRY(vec("std", m.std, 1.0));
   for (double s : m.std)
-    if (s <= 0) return bad("preprocess.std", "positive numbers");
-  m.output = j.value("output", m.output);
+    if (!(s > 0)) return bad("preprocess.std", "positive numbers");
+  m.output = f.str("output", m.output);
+  CVGATE_TRY(f.status());
   if (m.output != "logits" && m.output != "probabilities") return bad("output", "\"logits\" or \"probabilities\"");
   if (!j.contains("labels") || !j["labels"].is_array() || j["labels"].size() < 2)
     return bad("labels", "an array of at least 2 class names");
   for (const auto& l : j["labels"]) {
     if (!l.is_string()) return bad("labels", "strings");
-    m.labels.push_back(l);
+    m.labels.push_back(l.get<std::string>());
   }
   if (j.contains("training")) m.training = j["training"];
   return m;
 }
 
 Expected<Manifest> parseManifest(const std::string& text, const std::string& what) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return badInput("'" + what + "': manifest is not valid JSON");
+  CVGATE_TRY_ASSIGN(j, parseJson(text, "'" + what + "': manifest"));
   auto m = manifestFromJson(j);
   if (!m.ok()) return m.error().context("'" + what + "'");
   return m;

@@ -1,9 +1,12 @@
 #include "report/Feed.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <filesystem>
 
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "common/Time.h"
 
 namespace cvgate {
@@ -63,6 +66,33 @@ std::vector<std::string> listFeed(const std::string& stateDir, const std::string
   });
   std::vector<std::string> out;
   for (auto& e : entries) out.push_back(std::move(e.name));
+  return out;
+}
+
+FeedRead readFeed(const std::string& stateDir, const std::string& channel,
+                  const std::function<std::string(const json&)>& accept) {
+  FeedRead out;
+  for (const auto& name : listFeed(stateDir, channel)) {
+    const std::string path = feedPath(stateDir, channel, name);
+    auto j = readJsonFile(path);
+    std::string why;
+    if (!j) {
+      why = j.error().message();
+    } else if (accept) {
+      try {
+        why = accept(*j);
+        if (!why.empty()) why = "'" + path + "': " + why;
+      } catch (const json::exception& e) {
+        why = "'" + path + "': a field of the wrong type (" + std::string(e.what()) + ")";
+      }
+    }
+    if (!why.empty()) {
+      spdlog::warn("skipping a {} entry: {}", channel, why);
+      out.skipped.push_back(why);
+      continue;
+    }
+    out.entries.push_back(FeedEntry{name, path, std::move(*j)});
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Feeds (DESIGN.md section 4): <state_dir>/feeds/<channel>/<cycle_id>.json.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,24 @@ Expected<std::string> publishJson(const std::string& stateDir, const std::string
 
 /// File names (without .json) of a channel, oldest first (cycle ids sort by time).
 std::vector<std::string> listFeed(const std::string& stateDir, const std::string& channel);
+
+/// One readable entry of a channel.
+struct FeedEntry {
+  std::string name;                ///< file name without .json
+  std::string path;
+  json doc;                        ///< parsed, within the JSON limits
+};
+/// A channel's history as read: what could be used, and what was skipped.
+struct FeedRead {
+  std::vector<FeedEntry> entries;  ///< oldest first
+  std::vector<std::string> skipped;///< one line each: the file and why
+};
+/// Every entry of a channel, oldest first. An entry that cannot be read,
+/// is not bounded JSON, or that `accept` refuses (it returns why, "" to
+/// accept) is skipped with a warning and listed: a poisoned history never
+/// stops a reader.
+FeedRead readFeed(const std::string& stateDir, const std::string& channel,
+                  const std::function<std::string(const json&)>& accept = {});
 
 /// Keep only the newest `keep` entries of a channel (0 keeps all).
 Status retainFeed(const std::string& stateDir, const std::string& channel, int keep);

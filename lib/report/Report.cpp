@@ -5,6 +5,7 @@
 
 #include "common/ExitCodes.h"
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "common/Time.h"
 #include "common/Version.h"
 
@@ -85,26 +86,23 @@ json toJson(const Check& c) {
   return j;
 }
 
-static std::optional<double> optNum(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->get<double>();
-}
-
 Expected<Check> checkFromJson(const json& j) {
   if (!j.is_object()) return badInput("check: expected an object");
-  for (const char* k : {"id", "status"})
-    if (!j.contains(k) || !j[k].is_string()) return badInput(std::string("check: missing string field '") + k + "'");
+  JsonFields f(j, "check");
+  f.require("id").require("status");
   Check c;
-  c.id = j["id"].get<std::string>();
-  CVGATE_TRY_ASSIGN(st, outcomeFromString(j["status"].get<std::string>()));
+  c.id = f.str("id");
+  const std::string status = f.str("status");
+  c.subject = f.str("subject");
+  c.message = f.str("message");
+  c.unit = f.str("unit");
+  c.severity = f.str("severity");
+  c.value = f.optNum("value");
+  c.threshold = f.optNum("threshold");
+  CVGATE_TRY(f.status());
+  if (c.id.empty()) return badInput("check: field 'id': expected a non-empty string");
+  CVGATE_TRY_ASSIGN(st, outcomeFromString(status));
   c.status = st;
-  c.subject = j.value("subject", "");
-  c.message = j.value("message", "");
-  c.unit = j.value("unit", "");
-  c.severity = j.value("severity", "");
-  c.value = optNum(j, "value");
-  c.threshold = optNum(j, "threshold");
   if (auto it = j.find("ci"); it != j.end() && it->is_array() && it->size() == 2 &&
                               (*it)[0].is_number() && (*it)[1].is_number())
     c.ci = std::make_pair((*it)[0].get<double>(), (*it)[1].get<double>());
@@ -180,28 +178,32 @@ Expected<Report> reportFromJson(const json& j, const std::string& kind) {
   if (version < info->oldestReadable)
     return badInput("schema '" + schema + "' is too old (oldest read: " + k + "/" +
                     std::to_string(info->oldestReadable) + ")");
-  for (const char* f : {"tool", "cycle_id", "status"})
-    if (!j.contains(f) || !j[f].is_string())
-      return badInput(std::string("missing string field '") + f + "'");
-  if (!j.contains("checks") || !j["checks"].is_array()) return badInput("missing array 'checks'");
+  JsonFields f(j, "report");
+  f.require("tool").require("cycle_id").require("status");
   Report r;
   r.schema = schema;
-  r.tool = j["tool"].get<std::string>();
-  r.toolVersion = j.value("tool_version", "");
-  r.cycleId = j["cycle_id"].get<std::string>();
-  r.startedAt = j.value("started_at", "");
-  r.finishedAt = j.value("finished_at", "");
-  CVGATE_TRY_ASSIGN(st, outcomeFromString(j["status"].get<std::string>()));
+  r.tool = f.str("tool");
+  r.toolVersion = f.str("tool_version");
+  r.cycleId = f.str("cycle_id");
+  r.startedAt = f.str("started_at");
+  r.finishedAt = f.str("finished_at");
+  const std::string status = f.str("status");
+  r.error = f.str("error");
+  const json subjects = f.object("subjects");
+  const json inputs = f.object("inputs");
+  CVGATE_TRY(f.status());
+  if (!j.contains("checks") || !j["checks"].is_array()) return badInput("report: missing array 'checks'");
+  CVGATE_TRY_ASSIGN(st, outcomeFromString(status));
   r.status = st;
-  if (auto it = j.find("subjects"); it != j.end() && it->is_object()) {
-    for (const auto& [role, sj] : it->items()) {
-      if (!sj.is_object()) return badInput("subjects." + role + ": expected an object");
-      r.subjects[role] = Subject{sj.value("model", ""), sj.value("sha256", ""), sj.value("path", "")};
-    }
+  for (const auto& [role, sj] : subjects.items()) {
+    if (!sj.is_object()) return badInput("subjects." + role + ": expected an object");
+    JsonFields sf(sj, "subjects." + role);
+    Subject s{sf.str("model"), sf.str("sha256"), sf.str("path")};
+    CVGATE_TRY(sf.status());
+    r.subjects[role] = std::move(s);
   }
-  if (auto it = j.find("inputs"); it != j.end() && it->is_object()) r.inputs = *it;
+  r.inputs = inputs;
   if (auto it = j.find("results"); it != j.end()) r.results = *it;
-  r.error = j.value("error", "");
   for (const auto& cj : j["checks"]) {
     auto c = checkFromJson(cj);
     if (!c.ok()) return c.error();
@@ -211,17 +213,14 @@ Expected<Report> reportFromJson(const json& j, const std::string& kind) {
 }
 
 Expected<Report> readReport(const std::string& path, const std::string& kind) {
-  auto text = readFile(path);
-  if (!text.ok()) return text.error();
-  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return badInput("'" + path + "': not valid JSON");
+  CVGATE_TRY_ASSIGN(j, readJsonFile(path));
   auto r = reportFromJson(j, kind);
   if (!r.ok()) return r.error().context("'" + path + "'");
   return r;
 }
 
 Status writeReport(const std::string& path, const Report& r) {
-  return atomicWriteFile(path, toJson(r).dump(2) + "\n");
+  return writeOutputFile(path, toJson(r).dump(2) + "\n");
 }
 
 Report newReport(const std::string& tool, const std::string& kind, const std::string& cycleId) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/Fs.h"
+#include "common/Limits.h"
 #include "common/Time.h"
 #include "report/Feed.h"
 
@@ -14,6 +15,7 @@ Expected<ToolContext> openToolContext(const std::string& tool, const CommonOptio
   ctx.options = opts;
   CVGATE_TRY_ASSIGN(cfg, loadConfig(resolveConfigPath(opts.config)));
   ctx.config = std::move(cfg);
+  setLimits(ctx.config.limits);
   if (!opts.current.empty()) ctx.config.models.current = opts.current;
   if (!opts.candidate.empty()) ctx.config.models.candidate = opts.candidate == "none" ? "" : opts.candidate;
   if (!opts.currentSha256.empty()) ctx.config.models.currentSha256 = opts.currentSha256;
@@ -39,7 +41,7 @@ Expected<int> finishReport(const ToolContext& ctx, Report& r) {
 Expected<int> finishReport(const ToolContext& ctx, Report& r, const ReportRenderer& render) {
   r.finishedAt = nowIsoUtc();
   r.settleStatus();  // error when r.error is set, else the worst check
-  CVGATE_TRY(atomicWriteFile(ctx.options.out, render(r)));
+  CVGATE_TRY(writeOutputFile(ctx.options.out, render(r)));
   if (ctx.options.publish) {
     CVGATE_TRY_ASSIGN(path, publishReport(ctx.stateDir, r));
     spdlog::info("published {}", path);

@@ -1,4 +1,5 @@
 #include "rollback/Sandbox.h"
+#include "common/Json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -209,8 +210,9 @@ Expected<Snapshot> snapshotRegistry(const std::string& stateDir, const std::stri
     CVGATE_TRY(copyFile(from, base + "/" + f, false));
     auto text = readFile(from);
     if (!text) continue;
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_discarded()) continue;  // the sandbox's open() will report it
+    auto parsed = parseJson(*text, "'" + from + "'");
+    if (!parsed) continue;  // the sandbox's open() will report it
+    const nlohmann::json& j = *parsed;
     if (std::string(f) == "journal.json") {
       if (j.contains("before")) collectShas(j["before"], shas);
       if (j.contains("after")) collectShas(j["after"], shas);

@@ -7,8 +7,11 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <sstream>
 
 #include "common/Fs.h"
+#include "common/Limits.h"
+#include "common/Watchdog.h"
 #include "common/Sha256.h"
 #include "runtime/ModelImpl.h"
 
@@ -77,8 +80,14 @@ std::shared_ptr<Model> wrapModule(torch::jit::Module module, const Manifest& man
 
 Expected<std::shared_ptr<Model>> Model::load(const std::string& path,
                                              const std::string& expectedSha256) {
-  auto bytes = readFile(path);
+  auto bytes = readFile(path, limits().maxModelBytes);
   if (!bytes.ok()) return bytes.error();
+  return fromBytes(*bytes, path, expectedSha256);
+}
+
+Expected<std::shared_ptr<Model>> Model::fromBytes(const std::string& archive, const std::string& path,
+                                                  const std::string& expectedSha256) {
+  const std::string* bytes = &archive;
   std::string sha = sha256Hex(*bytes);
   if (!expectedSha256.empty() && sha != expectedSha256)
     return badInput("'" + path + "': sha256 " + sha.substr(0, 12) + "… does not match the expected " +
@@ -87,6 +96,7 @@ Expected<std::shared_ptr<Model>> Model::load(const std::string& path,
   torch::jit::ExtraFilesMap extra{{kManifestExtraFile, ""}};
   try {
     std::istringstream in(*bytes);
+    Deadline watch(limits().modelTimeoutS, "'" + path + "': model load");
     impl->module = torch::jit::load(in, torch::kCPU, extra);
   } catch (const std::exception& e) {
     std::string what = e.what();
@@ -147,7 +157,11 @@ std::vector<Prediction> Model::forward(const std::vector<const float*>& inputs,
     float* dst = batch.data_ptr<float>();
     for (std::int64_t i = 0; i < n; ++i)
       std::memcpy(dst + static_cast<std::size_t>(i) * per, inputs[static_cast<std::size_t>(i)], per * sizeof(float));
-    torch::jit::IValue r = impl_->module.forward({batch});
+    torch::jit::IValue r;
+    {
+      Deadline watch(limits().modelTimeoutS, "'" + impl_->path + "': forward pass of a batch of " + std::to_string(n));
+      r = impl_->module.forward({batch});
+    }
     if (!r.isTensor()) return fail("wrong output type: expected a tensor");
     result = r.toTensor().to(torch::kFloat32).contiguous();
   } catch (const std::exception& e) {
@@ -173,16 +187,13 @@ std::vector<Prediction> Model::forward(const std::vector<const float*>& inputs,
 
 Status Model::save(const std::string& path) const {
   torch::jit::ExtraFilesMap extra{{kManifestExtraFile, toJson(impl_->manifest).dump(2)}};
-  std::string tmp = path + ".tmp";
+  std::ostringstream bytes;
   try {
-    impl_->module.save(tmp, extra);
+    impl_->module.save(bytes, extra);
   } catch (const std::exception& e) {
     return internalError("'" + path + "': cannot save model: " + std::string(e.what()).substr(0, 200));
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return internalError("'" + path + "': rename failed: " + ec.message());
-  return okStatus();
+  return writeOutputFile(path, bytes.str());
 }
 
 std::vector<Prediction> runPipeline(const Model& model, const std::vector<const Image*>& images,

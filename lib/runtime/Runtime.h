@@ -52,6 +52,10 @@ class Model {
   /// the sidecar. expectedSha256 non-empty: refuse bytes that do not match.
   static Expected<std::shared_ptr<Model>> load(const std::string& path,
                                                const std::string& expectedSha256 = "");
+  /// Load from an archive's bytes already read (once); `path` names them in
+  /// messages and locates a sidecar manifest.
+  static Expected<std::shared_ptr<Model>> fromBytes(const std::string& bytes, const std::string& path,
+                                                    const std::string& expectedSha256 = "");
   ~Model();
 
   const Manifest& manifest() const;

@@ -11,7 +11,9 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <sstream>
 
+#include "common/Fs.h"
 #include "common/Sha256.h"
 #include "runtime/Runtime.h"
 
@@ -188,13 +190,13 @@ Expected<TrainResult> trainModel(const TrainOptions& o, const Dataset& train, co
                   {"train_seconds", std::round(res.trainSeconds * 10) / 10},
                   {"libtorch", torchVersion()}};
   torch::jit::ExtraFilesMap extra{{kManifestExtraFile, toJson(man).dump(2)}};
-  std::string tmp = o.out + ".tmp";
+  std::ostringstream bytes;
   try {
-    m.save(tmp, extra);
+    m.save(bytes, extra);
   } catch (const std::exception& e) {
     return badInput("'" + o.out + "': cannot save: " + std::string(e.what()).substr(0, 200));
   }
-  if (std::rename(tmp.c_str(), o.out.c_str()) != 0) return badInput("'" + o.out + "': cannot rename into place");
+  CVGATE_TRY(writeOutputFile(o.out, bytes.str()));
   return res;
 }
 

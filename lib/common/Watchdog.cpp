@@ -1,0 +1,99 @@
+#include "common/Watchdog.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace cvgate {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Watch {
+  Clock::time_point deadline;
+  double seconds;
+  std::string what;
+};
+
+/// The one watcher thread and the open deadlines. Leaked on purpose: it must
+/// outlive every Deadline, including those in static destructors.
+class Watcher {
+ public:
+  static Watcher& get() {
+    static Watcher* w = new Watcher();
+    return *w;
+  }
+
+  std::uint64_t add(double seconds, std::string what) {
+    std::lock_guard<std::mutex> g(m_);
+    const std::uint64_t id = ++next_;
+    const auto d = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    open_.emplace(id, Watch{d, seconds, std::move(what)});
+    if (!started_) {
+      started_ = true;
+      std::thread([this] { run(); }).detach();
+    }
+    cv_.notify_one();
+    return id;
+  }
+
+  void remove(std::uint64_t id) {
+    std::lock_guard<std::mutex> g(m_);
+    open_.erase(id);
+  }
+
+ private:
+  Watcher() = default;
+
+  [[noreturn]] void expire(const Watch& w) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%g", w.seconds);
+    std::string line = std::string(program_invocation_short_name) + ": error: " + w.what +
+                       ": did not finish within " + secs + " s ([limits] model_timeout_s)\n";
+    ssize_t ignored = ::write(2, line.data(), line.size());
+    (void)ignored;
+    ::_exit(kDeadlineExitCode);
+  }
+
+  void run() {
+    std::unique_lock<std::mutex> g(m_);
+    for (;;) {
+      if (open_.empty()) {
+        cv_.wait(g);
+        continue;
+      }
+      auto soonest = open_.begin();
+      for (auto it = open_.begin(); it != open_.end(); ++it)
+        if (it->second.deadline < soonest->second.deadline) soonest = it;
+      if (Clock::now() >= soonest->second.deadline) expire(soonest->second);
+      cv_.wait_until(g, soonest->second.deadline);
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::map<std::uint64_t, Watch> open_;
+  std::uint64_t next_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace
+
+Deadline::Deadline(double seconds, std::string what) {
+  if (!(seconds > 0) || !std::isfinite(seconds)) return;
+  id_ = Watcher::get().add(seconds, std::move(what));
+}
+
+Deadline::~Deadline() {
+  if (id_) Watcher::get().remove(id_);
+}
+
+}  // namespace cvgate
