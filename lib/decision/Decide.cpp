@@ -9,6 +9,7 @@
 #include "common/Fs.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
+#include "common/TestHooks.h"
 #include "common/Time.h"
 #include "report/Feed.h"
 
@@ -82,44 +83,75 @@ std::vector<Report> readLatencyHistory(const std::string& stateDir) {
   return out;
 }
 
-Action act(std::optional<Registry>& reg, Verdict v, const std::string& cycleId, bool dryRun,
-           const RegistryFacts& facts) {
+/// The blessed figures a GO records for the model it makes current: the
+/// compliance report's measurement of the candidate in this very cycle
+/// (results.blessing.candidate, keyed by what produced it). Null otherwise.
+json blessingFor(const PolicyInput& in, Verdict v) {
+  if (v != Verdict::Go) return nullptr;
+  for (const auto& lr : in.reports) {
+    if (lr.kind != "cvgate.compliance" || lr.state != LoadedReport::State::Accepted || !lr.report) continue;
+    const json& res = lr.report->results;
+    if (!res.is_object() || !res.contains("blessing") || !res["blessing"].is_object()) continue;
+    const json& b = res["blessing"];
+    if (!b.contains("candidate") || !b["candidate"].is_object()) continue;
+    return json{{"schema", "cvgate.blessed/1"}, {"model_sha256", in.candidateSha}, {"cycle_id", in.cycleId},
+                {"recorded_at", nowIsoUtc()}, {"source", lr.path}, {"compliance", b["candidate"]}};
+  }
+  return nullptr;
+}
+
+/// Carry out a GO or ROLLBACK as a compare-and-swap on the registry: the
+/// production model the cycle's reports judged is the one replaced, and the
+/// candidate they judged (or the rollback target the verdict names) the one
+/// installed. Whatever happens, the action says what production is afterwards.
+Action act(std::optional<Registry>& reg, Verdict v, const PolicyInput& in, bool dryRun, const json& blessed) {
+  const RegistryFacts& facts = in.registry;
   Action a;
   if (v == Verdict::Pause) {
     a.note = "none: production stays as it is";
     return a;
   }
   a.type = v == Verdict::Go ? "deploy" : "rollback";
-  a.from = facts.current ? facts.current->sha256 : "";
+  a.from = in.currentSha;
+  const std::string want = v == Verdict::Go ? in.candidateSha
+                                            : (facts.rollbackTarget ? facts.rollbackTarget->sha256 : "");
   if (dryRun) {
-    a.note = "dry run: would " + a.type + (v == Verdict::Go ? " candidate " + shortSha(facts.candidate ? facts.candidate->sha256 : "")
-                                                            : " to " + shortSha(facts.rollbackTarget ? facts.rollbackTarget->sha256 : ""));
-    a.to = v == Verdict::Go ? (facts.candidate ? facts.candidate->sha256 : "")
-                            : (facts.rollbackTarget ? facts.rollbackTarget->sha256 : "");
+    a.note = "dry run: would " + a.type + (v == Verdict::Go ? " candidate " : " to ") + shortSha(want);
+    a.to = want;
     return a;
   }
   a.at = nowIsoUtc();
   if (!reg) {
     a.ok = false;
     a.error = "registry unavailable";
-    a.note = a.type + " failed: " + a.error;
+    a.note = a.type + " failed: " + a.error + "; production unchanged";
     return a;
   }
-  if (v == Verdict::Go) {
-    auto st = reg->deploy(cycleId);
-    if (!st.ok()) {
-      a.ok = false;
-      a.error = st.error().message();
+  Status done = v == Verdict::Go ? reg->deploy(in.cycleId, in.currentSha, want, blessed)
+                                 : [&]() -> Status {
+                                     auto e = reg->rollback(in.cycleId, in.currentSha, want);
+                                     if (!e) return e.error();
+                                     return okStatus();
+                                   }();
+  if (!done.ok()) {
+    a.error = done.error().message();
+    a.conflict = isRegistryConflict(done.error());
+    // What is production now? Re-read (an interrupted operation is completed
+    // or undone by the registry first) and say so, never assume.
+    std::string now = "(unknown: the registry cannot be read)";
+    if (reg->refresh().ok()) now = reg->state().current ? reg->state().current->sha256 : "";
+    if (now == want) {
+      a.performed = true;
+      a.to = now;
+      a.note = a.type + " of " + shortSha(want) + " reported an error (" + a.error +
+               ") but was completed by the registry's recovery: production is now " + shortSha(now);
+      spdlog::warn("{}", a.note);
+      return a;
     }
-  } else {
-    auto e = reg->rollback(cycleId);
-    if (!e.ok()) {
-      a.ok = false;
-      a.error = e.error().message();
-    }
-  }
-  if (!a.ok) {
-    a.note = a.type + " failed: " + a.error + "; production unchanged";
+    a.ok = false;
+    a.to = now;
+    a.note = a.type + (a.conflict ? " refused: " : " failed: ") + a.error +
+             (now == a.from ? "; production unchanged (" + shortSha(now) + ")" : "; production is now " + shortSha(now));
     spdlog::error("{}", a.note);
     return a;
   }
@@ -193,7 +225,18 @@ Expected<DecideResult> runDecide(const ToolContext& ctx, const DecideOptions& op
   spdlog::info("verdict {} for cycle {}", toString(r.decision.verdict), ctx.cycleId);
 
   // 6. Act.
-  r.action = act(reg, r.decision.verdict, ctx.cycleId, opts.dryRun, in.registry);
+  testHold("decide-before-act");
+  r.action = act(reg, r.decision.verdict, in, opts.dryRun, blessingFor(in, r.decision.verdict));
+  if (r.action.conflict) {
+    // The registry changed under this cycle (another model staged, or
+    // production changed by hand): the evidence is about models that are no
+    // longer the ones in question. Nothing was changed; hold.
+    r.decision.verdict = Verdict::Pause;
+    r.decision.reasons.insert(r.decision.reasons.begin(),
+                              "the registry changed while this cycle was deciding (" + r.action.error +
+                                  "); nothing was changed; the next cycle judges what the registry holds now");
+    r.action.ok = true;
+  }
 
   // 7. Incidents.
   {
@@ -257,7 +300,9 @@ Expected<DecideResult> runDecide(const ToolContext& ctx, const DecideOptions& op
   std::string md = opts.verdictMd.empty() ? (fs::path(ctx.stateDir) / "deployment_verdict.md").string() : opts.verdictMd;
   if (md != "-") {
     std::string dir = fs::path(md).parent_path().string();
-    CVGATE_TRY(atomicWriteFile(md, renderMarkdown(r, dir.empty() ? "." : dir)));
+    // Our own file in the state directory, or one the operator named.
+    const std::string text = renderMarkdown(r, dir.empty() ? "." : dir);
+    CVGATE_TRY(opts.verdictMd.empty() ? atomicWriteFile(md, text) : writeOutputFile(md, text));
     r.markdownPath = md;
   }
   // --explain goes to stdout in place of the JSON; with an explicit --out the
@@ -265,8 +310,8 @@ Expected<DecideResult> runDecide(const ToolContext& ctx, const DecideOptions& op
   const bool jsonToStdout = !opts.explain || (opts.outGiven && ctx.options.out == "-");
   if (opts.explain) (jsonToStdout ? std::cerr : std::cout) << renderExplain(r);
   if (!opts.explain || opts.outGiven) CVGATE_TRY(writeReport(ctx.options.out, r.verdict));
-  if (!opts.prom.empty()) CVGATE_TRY(atomicWriteFile(opts.prom, renderProm(r)));
-  if (!opts.html.empty()) CVGATE_TRY(atomicWriteFile(opts.html, renderDashboard(ctx.stateDir, ctx.config.objectives)));
+  if (!opts.prom.empty()) CVGATE_TRY(writeOutputFile(opts.prom, renderProm(r)));
+  if (!opts.html.empty()) CVGATE_TRY(writeOutputFile(opts.html, renderDashboard(ctx.stateDir, ctx.config.objectives)));
   return r;
 }
 

@@ -39,6 +39,7 @@ struct Action {
   std::string to;                  ///< sha256 of current after
   std::string at;                  ///< ISO time
   std::string note;                ///< one line for a person
+  bool conflict = false;           ///< refused: the registry no longer held what the cycle judged
 };
 json toJson(const Action& a);
 

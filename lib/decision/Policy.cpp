@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/ExitCodes.h"
+#include "common/Json.h"
 #include "common/Fs.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
@@ -55,12 +56,13 @@ LoadedReport loadReport(const ReportSlot& slot, const std::string& path) {
     return lr;
   }
   lr.sha256 = sha256Hex(*text);
-  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
+  auto parsed = parseJson(*text, "'" + path + "'");
+  if (!parsed) {
     lr.state = LoadedReport::State::Refused;
-    lr.problem = "'" + path + "': not valid JSON";
+    lr.problem = parsed.error().message();
     return lr;
   }
+  const json& j = *parsed;
   auto r = reportFromJson(j, slot.kind);
   if (!r.ok()) {
     lr.state = LoadedReport::State::Refused;

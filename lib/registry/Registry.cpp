@@ -18,6 +18,8 @@
 #include <utility>
 
 #include "common/Fs.h"
+#include "common/Json.h"
+#include "common/Limits.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
 #include "common/Time.h"
@@ -170,6 +172,7 @@ json toJson(const VerifyReport& r) {
 namespace {
 
 constexpr const char* kBusyMarker = "registry busy";
+constexpr const char* kConflictMarker = "registry changed";
 
 void faultPoint(const char* step) {
   if (const char* c = std::getenv("CVGATE_REGISTRY_CRASH_AT"); c && std::strcmp(c, step) == 0)
@@ -180,13 +183,34 @@ void faultPoint(const char* step) {
 
 std::string errnoText() { return std::strerror(errno); }
 
+/// $CVGATE_REGISTRY_FAIL_AT (tests): the named write fails as on a full disk.
+bool injectedFailure(const char* what) {
+  const char* v = std::getenv("CVGATE_REGISTRY_FAIL_AT");
+  if (!v) return false;
+  const std::string list = std::string(",") + v + ",";
+  return list.find(std::string(",") + what + ",") != std::string::npos;
+}
+
+Error injectedEnospc(const std::string& path) {
+  return badInput("'" + path + "': write failed: " + std::strerror(ENOSPC) + " (injected)");
+}
+
 /// Exclusive flock on <registry>/registry.lock, released by the destructor.
 class Lock {
  public:
   static Expected<Lock> acquire(const std::string& dir, std::chrono::milliseconds timeout) {
     std::string path = dir + "/registry.lock";
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // O_NOFOLLOW: a symlink planted here must not get its target truncated.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0 && errno == ELOOP)
+      return badInput("'" + path + "': a symlink where the registry keeps its lock file; refusing to open it "
+                      "(remove it)");
     if (fd < 0) return internalError("'" + path + "': cannot open lock file: " + errnoText());
+    struct stat lst {};
+    if (::fstat(fd, &lst) != 0 || !S_ISREG(lst.st_mode)) {
+      ::close(fd);
+      return badInput("'" + path + "': not a regular file where the registry keeps its lock file (remove it)");
+    }
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (::flock(fd, LOCK_EX | LOCK_NB) == 0) break;
@@ -270,8 +294,9 @@ bool linkIs(const LinkState& l, const std::optional<std::string>& want) {
 /// Point current.pt at objects/<sha>.pt (or remove it for none) with a rename
 /// of a temporary symlink, then fsync the directory.
 Status setLink(const std::string& dir, const std::optional<std::string>& sha, const char* tempStep,
-               const char* doneStep) {
+               const char* doneStep, const char* failName = nullptr) {
   std::string link = dir + "/current.pt";
+  if (failName && injectedFailure(failName)) return injectedEnospc(link);
   if (!sha) {
     if (::unlink(link.c_str()) != 0 && errno != ENOENT)
       return internalError("'" + link + "': cannot remove: " + errnoText());
@@ -309,6 +334,11 @@ void removeTemps(const std::string& dir) {
 
 Status checkObject(const std::string& dir, const std::string& sha) {
   std::string path = dir + "/objects/" + sha + ".pt";
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return badInput("'" + path + "': model object missing");
+  if (!S_ISREG(st.st_mode))
+    return badInput("'" + path + "': not a regular file (a symlink or other node in the object store is "
+                    "refused: objects are copies the registry owns)");
   auto got = sha256File(path);
   if (!got) return badInput("'" + path + "': model object missing or unreadable");
   if (*got != sha)
@@ -318,11 +348,18 @@ Status checkObject(const std::string& dir, const std::string& sha) {
 }
 
 Expected<std::optional<RegistryState>> readStateFile(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(fs::symlink_status(path, ec))) return std::optional<RegistryState>{};
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::optional<RegistryState>{};
+    return badInput("'" + path + "': " + errnoText());
+  }
+  if (!S_ISREG(st.st_mode))
+    return badInput("'" + path + "': not a regular file where the registry keeps its state (a symlink, FIFO "
+                    "or device is refused)");
   CVGATE_TRY_ASSIGN(text, readFile(path));
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return badInput("'" + path + "': not valid JSON (truncated or corrupt)");
+  auto parsed = parseJson(text, "'" + path + "'");
+  if (!parsed) return badInput(parsed.error().message() + " (truncated or corrupt)");
+  const json& j = *parsed;
   auto s = registryStateFromJson(j);
   if (!s) return s.error().context("'" + path + "'");
   return std::optional<RegistryState>{std::move(*s)};
@@ -356,8 +393,9 @@ Status recoverLocked(const std::string& dir) {
   if (!fs::exists(journalPath, ec)) return okStatus();
 
   CVGATE_TRY_ASSIGN(text, readFile(journalPath));
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("before") || !j.contains("after"))
+  auto parsed = parseJson(text, "'" + journalPath + "'");
+  const json j = parsed ? *parsed : json();
+  if (!j.is_object() || !j.contains("before") || !j.contains("after"))
     return internalError("'" + journalPath +
                          "': interrupted operation with an unreadable journal; refusing to guess, "
                          "inspect state.json and current.pt by hand");
@@ -365,8 +403,12 @@ Status recoverLocked(const std::string& dir) {
   if (!before) return before.error().context("'" + journalPath + "': 'before'");
   auto after = registryStateFromJson(j["after"]);
   if (!after) return after.error().context("'" + journalPath + "': 'after'");
-  const std::string op = j.value("op", std::string("?"));
-  const std::string cycle = j.value("cycle_id", std::string());
+  JsonFields jf(j, "'" + journalPath + "'");
+  const std::string op = jf.str("op", "?");
+  const std::string cycle = jf.str("cycle_id");
+  if (!jf.ok())
+    return internalError(jf.status().error().message() +
+                         "; refusing to guess, inspect state.json and current.pt by hand");
   const std::string statePath = dir + "/state.json";
 
   auto onDisk = readStateFile(statePath);
@@ -464,9 +506,30 @@ Status commitLocked(const std::string& dir, const RegistryState& before, const R
          {"after", toJson(after)}};
   CVGATE_TRY(atomicWriteFile(journalPath, j.dump(2) + "\n"));
   faultPoint("after-journal");
-  if (!linkIs(readLink(dir), linkOf(after)))
-    CVGATE_TRY(setLink(dir, linkOf(after), "after-link-temp", "after-symlink"));
-  CVGATE_TRY(atomicWriteFile(dir + "/state.json", toJson(after).dump(2) + "\n"));
+  Status applied = [&]() -> Status {
+    if (!linkIs(readLink(dir), linkOf(after)))
+      CVGATE_TRY(setLink(dir, linkOf(after), "after-link-temp", "after-symlink"));
+    if (injectedFailure("state-write")) return injectedEnospc(dir + "/state.json");
+    return atomicWriteFile(dir + "/state.json", toJson(after).dump(2) + "\n");
+  }();
+  if (!applied) {
+    // Nothing of an operation reported as failed may stay in effect: put
+    // current.pt back (state.json was not replaced) and drop the journal.
+    Status undone = [&]() -> Status {
+      if (!linkIs(readLink(dir), linkOf(before)))
+        CVGATE_TRY(setLink(dir, linkOf(before), nullptr, "recover-after-symlink", "undo-link"));
+      if (::unlink(journalPath.c_str()) != 0 && errno != ENOENT)
+        return internalError("'" + journalPath + "': cannot remove: " + errnoText());
+      return fsyncDir(dir);
+    }();
+    if (undone) return Error(applied.error().message() + "; " + op + " undone, the registry is unchanged",
+                             ErrorKind::Internal);
+    const std::string now = readLink(dir).raw;
+    return internalError(applied.error().message() + "; undoing the " + op + " failed too (" +
+                         undone.error().message() + "): current.pt now points at '" +
+                         (now.empty() ? std::string("(nothing)") : now) +
+                         "'; the next registry access completes or undoes it from journal.json");
+  }
   faultPoint("after-state");
   if (::unlink(journalPath.c_str()) != 0)
     return internalError("'" + journalPath + "': cannot remove: " + errnoText());
@@ -474,76 +537,50 @@ Status commitLocked(const std::string& dir, const RegistryState& before, const R
   return fsyncDir(dir);
 }
 
-/// Copy a model into objects/ and return its sha256. The bytes are hashed as
-/// they are copied and the copy is hashed again from disk after fsync.
-Expected<std::string> ingestObject(const std::string& dir, const std::string& modelPath) {
-  int in = ::open(modelPath.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return badInput("'" + modelPath + "': cannot open model: " + errnoText());
-  struct stat st {};
-  if (::fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(in);
-    return badInput("'" + modelPath + "': not a regular file");
-  }
+/// Store bytes the caller has validated in objects/<sha>.pt: temp file,
+/// fsync, read-only, re-hashed from disk (it must be the caller's sha256),
+/// rename. An intact object already there is kept; anything else there (a
+/// corrupt copy, a symlink) is replaced.
+Status ingestBytes(const std::string& dir, const ModelBytes& m) {
+  if (!isSha(m.sha256) || sha256Hex(m.bytes) != m.sha256)
+    return internalError("'" + m.source + "': the bytes to store do not hash to their recorded sha256");
   const std::string objects = dir + "/objects";
+  const std::string finalPath = objects + "/" + m.sha256 + ".pt";
+  if (checkObject(dir, m.sha256).ok()) return okStatus();  // already stored, intact
   std::random_device rd;
   std::string tmp = objects + "/.ingest.tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
-  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (out < 0) {
-    std::string why = errnoText();
-    ::close(in);
-    return internalError("'" + tmp + "': cannot create: " + why);
-  }
-  auto fail = [&](Error e) -> Expected<std::string> {
-    ::close(in);
+  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (out < 0) return internalError("'" + tmp + "': cannot create: " + errnoText());
+  auto fail = [&](Error e) -> Status {
     if (out >= 0) ::close(out);
     ::unlink(tmp.c_str());
     return e;
   };
-  Sha256 hasher;
-  std::vector<char> buf(1 << 16);
-  for (;;) {
-    ssize_t n = ::read(in, buf.data(), buf.size());
-    if (n < 0) {
+  const char* p = m.bytes.data();
+  std::size_t left = m.bytes.size();
+  while (left > 0) {
+    ssize_t w = ::write(out, p, left);
+    if (w < 0) {
       if (errno == EINTR) continue;
-      return fail(badInput("'" + modelPath + "': read error: " + errnoText()));
+      return fail(internalError("'" + tmp + "': write failed: " + errnoText()));
     }
-    if (n == 0) break;
-    hasher.update(buf.data(), static_cast<std::size_t>(n));
-    const char* p = buf.data();
-    std::size_t left = static_cast<std::size_t>(n);
-    while (left > 0) {
-      ssize_t w = ::write(out, p, left);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return fail(internalError("'" + tmp + "': write failed: " + errnoText()));
-      }
-      p += w;
-      left -= static_cast<std::size_t>(w);
-    }
+    p += w;
+    left -= static_cast<std::size_t>(w);
   }
-  ::close(in);
-  in = -1;
   if (::fsync(out) != 0 || ::fchmod(out, 0444) != 0)
     return fail(internalError("'" + tmp + "': fsync failed: " + errnoText()));
   ::close(out);
   out = -1;
-  const std::string sha = hasher.hexdigest();
   auto copied = sha256File(tmp);
-  if (!copied || *copied != sha)
-    return fail(internalError("'" + tmp + "': copy of '" + modelPath +
-                              "' does not hash to the source's sha256 " + sha +
-                              " (the source changed while copying, or a disk error)"));
-  const std::string finalPath = objects + "/" + sha + ".pt";
-  auto existing = sha256File(finalPath);
-  if (existing && *existing == sha) {
-    ::unlink(tmp.c_str());  // already stored, intact
-  } else {
-    if (::rename(tmp.c_str(), finalPath.c_str()) != 0)
-      return fail(internalError("'" + finalPath + "': rename failed: " + errnoText()));
-    if (existing) spdlog::warn("registry: replaced corrupt object '{}' with good bytes", finalPath);
-  }
-  CVGATE_TRY(fsyncDir(objects));
-  return sha;
+  if (!copied || *copied != m.sha256)
+    return fail(internalError("'" + tmp + "': the stored copy of '" + m.source + "' does not hash to " +
+                              m.sha256 + " (a disk error)"));
+  struct stat st {};
+  if (::lstat(finalPath.c_str(), &st) == 0)
+    spdlog::warn("registry: replacing '{}' (corrupt, or not a regular file) with good bytes", finalPath);
+  if (::rename(tmp.c_str(), finalPath.c_str()) != 0)
+    return fail(internalError("'" + finalPath + "': rename failed: " + errnoText()));
+  return fsyncDir(objects);
 }
 
 Entry makeEntry(const std::string& sha, const std::string& name, const std::string& version) {
@@ -599,6 +636,12 @@ Expected<std::pair<Entry, std::string>> chooseTarget(const std::string& dir, con
 }  // namespace
 
 bool isRegistryBusy(const Error& e) { return e.message().find(kBusyMarker) != std::string::npos; }
+bool isRegistryConflict(const Error& e) { return e.message().find(kConflictMarker) != std::string::npos; }
+
+const std::vector<std::string>& objectSidecarSuffixes() {
+  static const std::vector<std::string> s = {".golden.json", ".blessed.json"};
+  return s;
+}
 
 const std::vector<std::string>& registryCrashPoints() {
   static const std::vector<std::string> points = {
@@ -615,6 +658,9 @@ std::string Registry::currentLinkPath() const { return dir_ + "/current.pt"; }
 std::string Registry::objectPath(const std::string& sha) const { return dir_ + "/objects/" + sha + ".pt"; }
 std::string Registry::goldenPath(const std::string& sha) const {
   return dir_ + "/objects/" + sha + ".golden.json";
+}
+std::string Registry::blessedPath(const std::string& sha) const {
+  return dir_ + "/objects/" + sha + ".blessed.json";
 }
 std::string Registry::statePath() const { return dir_ + "/state.json"; }
 std::string Registry::journalPath() const { return dir_ + "/journal.json"; }
@@ -634,17 +680,32 @@ Status Registry::refresh() {
   return okStatus();
 }
 
+Expected<ModelBytes> readModelBytes(const std::string& path) {
+  CVGATE_TRY_ASSIGN(bytes, readFile(path, limits().maxModelBytes));
+  ModelBytes m;
+  m.sha256 = sha256Hex(bytes);
+  m.bytes = std::move(bytes);
+  m.source = path;
+  return m;
+}
+
 Expected<Entry> Registry::stage(const std::string& modelPath, const std::string& name,
-                                const std::string& version, const json& golden,
-                                const std::string& cycleId) {
+                                const std::string& version, const json& golden, const std::string& cycleId) {
+  CVGATE_TRY_ASSIGN(m, readModelBytes(modelPath));
+  return stage(m, name, version, golden, cycleId);
+}
+
+Expected<Entry> Registry::stage(const ModelBytes& model, const std::string& name, const std::string& version,
+                                const json& golden, const std::string& cycleId) {
   CVGATE_TRY(checkNameVersion(name, version));
   CVGATE_TRY_ASSIGN(lock, Lock::acquire(dir_, options_.lockTimeout));
   CVGATE_TRY_ASSIGN(before, loadLocked(dir_));
   state_ = before;
-  CVGATE_TRY_ASSIGN(sha, ingestObject(dir_, modelPath));
+  const std::string& sha = model.sha256;
   if (before.current && before.current->sha256 == sha)
-    return badInput("'" + modelPath + "': is the current model already (" + describe(*before.current) +
+    return badInput("'" + model.source + "': is the current model already (" + describe(*before.current) +
                     "); nothing to stage");
+  CVGATE_TRY(ingestBytes(dir_, model));
   if (!golden.is_null()) CVGATE_TRY(atomicWriteFile(goldenPath(sha), golden.dump(2) + "\n"));
   faultPoint("after-object");
 
@@ -661,16 +722,29 @@ Expected<Entry> Registry::stage(const std::string& modelPath, const std::string&
   return e;
 }
 
-Status Registry::deploy(const std::string& cycleId) {
+namespace {
+std::string nameOf(const std::optional<Entry>& e) { return e ? describe(*e) : std::string("none"); }
+}  // namespace
+
+Status Registry::deploy(const std::string& cycleId, const std::string& expectCurrent,
+                        const std::string& installSha, const json& blessed) {
   CVGATE_TRY_ASSIGN(lock, Lock::acquire(dir_, options_.lockTimeout));
   CVGATE_TRY_ASSIGN(before, loadLocked(dir_));
   state_ = before;
+  const std::string haveCurrent = before.current ? before.current->sha256 : "";
+  if (haveCurrent != expectCurrent)
+    return badInput("'" + dir_ + "': refusing to deploy: " + std::string(kConflictMarker) + ": current is " + nameOf(before.current) +
+                    ", expected " + (expectCurrent.empty() ? "none" : shortSha(expectCurrent)));
   if (!before.candidate) return badInput("'" + dir_ + "': no candidate staged; nothing to deploy");
   const Entry cand = *before.candidate;
+  if (cand.sha256 != installSha)
+    return badInput("'" + dir_ + "': refusing to deploy " + shortSha(installSha) + ": " + kConflictMarker +
+                    ": the staged candidate is " + describe(cand));
   if (before.current && before.current->sha256 == cand.sha256)
     return badInput("'" + dir_ + "': candidate " + describe(cand) + " is the current model already");
   Status ok = checkObject(dir_, cand.sha256);
   if (!ok) return ok.error().context("refusing to deploy candidate " + describe(cand));
+  if (!blessed.is_null()) CVGATE_TRY(atomicWriteFile(blessedPath(cand.sha256), blessed.dump(2) + "\n"));
 
   RegistryState after = before;
   after.candidate.reset();
@@ -696,10 +770,16 @@ Expected<Entry> Registry::rollbackTarget(const std::string& targetSha) const {
   return choice.first;
 }
 
-Expected<Entry> Registry::rollback(const std::string& cycleId, const std::string& targetSha) {
+Expected<Entry> Registry::rollback(const std::string& cycleId, const std::string& expectCurrent,
+                                   const std::string& targetSha) {
   CVGATE_TRY_ASSIGN(lock, Lock::acquire(dir_, options_.lockTimeout));
   CVGATE_TRY_ASSIGN(before, loadLocked(dir_));
   state_ = before;
+  const std::string haveCurrent = before.current ? before.current->sha256 : "";
+  if (haveCurrent != expectCurrent)
+    return badInput("'" + dir_ + "': refusing to roll back: " + std::string(kConflictMarker) + ": current is " +
+                    nameOf(before.current) + ", expected " +
+                    (expectCurrent.empty() ? "none" : shortSha(expectCurrent)));
   CVGATE_TRY_ASSIGN(choice, chooseTarget(dir_, before, targetSha));
   const Entry target = choice.first;
 
@@ -724,6 +804,12 @@ Expected<Entry> Registry::rollback(const std::string& cycleId, const std::string
 
 Status Registry::setCurrent(const std::string& modelPath, const std::string& name,
                             const std::string& version, const json& golden, const std::string& cycleId) {
+  CVGATE_TRY_ASSIGN(m, readModelBytes(modelPath));
+  return setCurrent(m, name, version, golden, cycleId);
+}
+
+Status Registry::setCurrent(const ModelBytes& model, const std::string& name, const std::string& version,
+                            const json& golden, const std::string& cycleId) {
   CVGATE_TRY(checkNameVersion(name, version));
   CVGATE_TRY_ASSIGN(lock, Lock::acquire(dir_, options_.lockTimeout));
   CVGATE_TRY_ASSIGN(before, loadLocked(dir_));
@@ -731,11 +817,12 @@ Status Registry::setCurrent(const std::string& modelPath, const std::string& nam
   if (before.current)
     return badInput("'" + dir_ + "': already has a current model, " + describe(*before.current) +
                     "; stage and deploy instead");
-  CVGATE_TRY_ASSIGN(sha, ingestObject(dir_, modelPath));
+  const std::string& sha = model.sha256;
+  CVGATE_TRY(ingestBytes(dir_, model));
   if (!golden.is_null()) CVGATE_TRY(atomicWriteFile(goldenPath(sha), golden.dump(2) + "\n"));
   faultPoint("after-object");
   Status ok = checkObject(dir_, sha);
-  if (!ok) return ok.error().context("refusing to adopt '" + modelPath + "'");
+  if (!ok) return ok.error().context("refusing to adopt '" + model.source + "'");
 
   Entry e = makeEntry(sha, name, version);
   RegistryState after = before;
@@ -774,7 +861,8 @@ Status Registry::prune(int keepKnownGood, const std::string& cycleId) {
     const std::string fname = de.path().filename().string();
     if (fname.size() < 64 || !isSha(fname.substr(0, 64))) continue;
     const std::string rest = fname.substr(64);
-    if (rest != ".pt" && rest != ".golden.json") continue;
+    const auto& side = objectSidecarSuffixes();
+    if (rest != ".pt" && std::find(side.begin(), side.end(), rest) == side.end()) continue;
     if (referenced.count(fname.substr(0, 64))) continue;
     doomed.push_back(de.path());
     doomedShas.insert(fname.substr(0, 64));
@@ -805,13 +893,29 @@ Status Registry::prune(int keepKnownGood, const std::string& cycleId) {
 
 Status Registry::verifyObject(const std::string& sha) const { return checkObject(dir_, sha); }
 
+Status Registry::bless(const std::string& sha, const json& blessed) {
+  CVGATE_TRY_ASSIGN(lock, Lock::acquire(dir_, options_.lockTimeout));
+  CVGATE_TRY_ASSIGN(s, loadLocked(dir_));
+  state_ = s;
+  bool held = (s.current && s.current->sha256 == sha) || (s.candidate && s.candidate->sha256 == sha);
+  for (const auto& e : s.previous) held = held || e.sha256 == sha;
+  if (!held) return badInput("'" + shortSha(sha) + "': not a model of the registry; nothing to bless");
+  return atomicWriteFile(blessedPath(sha), blessed.dump(2) + "\n");
+}
+
+Expected<json> Registry::blessed(const std::string& sha) const {
+  struct stat st {};
+  const std::string path = blessedPath(sha);
+  if (::lstat(path.c_str(), &st) != 0) return json(nullptr);
+  return readJsonFile(path);
+}
+
 Expected<json> Registry::golden(const std::string& sha) const {
-  std::error_code ec;
+  struct stat st {};
   const std::string path = goldenPath(sha);
-  if (!fs::exists(path, ec)) return json(nullptr);
-  CVGATE_TRY_ASSIGN(text, readFile(path));
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return badInput("'" + path + "': golden outputs are not valid JSON");
+  if (::lstat(path.c_str(), &st) != 0) return json(nullptr);
+  auto j = readJsonFile(path);
+  if (!j) return badInput(j.error().message() + " (golden outputs)");
   return j;
 }
 
@@ -865,7 +969,8 @@ Expected<VerifyReport> Registry::verify() const {
     if (isTempName(fname)) continue;
     const std::string sha = fname.size() >= 64 ? fname.substr(0, 64) : "";
     const std::string rest = fname.size() >= 64 ? fname.substr(64) : fname;
-    if (!isSha(sha) || (rest != ".pt" && rest != ".golden.json")) {
+    const auto& side = objectSidecarSuffixes();
+    if (!isSha(sha) || (rest != ".pt" && std::find(side.begin(), side.end(), rest) == side.end())) {
       problem("'" + p.string() + "': unexpected file in the object store");
       continue;
     }
@@ -878,9 +983,10 @@ Expected<VerifyReport> Registry::verify() const {
       }
       if (s && !referenced.count(sha)) r.unreferenced.push_back(sha);
     } else {
-      auto g = golden(sha);
+      auto g = rest == ".golden.json" ? golden(sha) : blessed(sha);
       if (!g) problem(g.error().message());
-      if (!fs::exists(objectPath(sha), ec)) problem("'" + p.string() + "': golden outputs without a model object");
+      if (!fs::exists(objectPath(sha), ec)) problem("'" + p.string() + "': " + (rest == ".golden.json" ? "golden outputs" : "blessed figures") +
+                                              " without a model object");
     }
   }
   r.ok = r.problems.empty();

@@ -5,6 +5,7 @@
 // Layout under <state_dir>/registry/:
 //   objects/<sha256>.pt           model bytes, read-only (0444), named by their hash
 //   objects/<sha256>.golden.json  golden outputs recorded for that model (optional, opaque)
+//   objects/<sha256>.blessed.json blessed figures of that model, keyed by what produced them (optional)
 //   state.json                    current, previous (known-good stack), candidate, history
 //   current.pt                    relative symlink -> objects/<sha256>.pt
 //   journal.json                  intent record of an operation in progress
@@ -77,6 +78,15 @@ struct VerifyReport {
 };
 json toJson(const VerifyReport& r);
 
+/// A model's bytes, read once, ready to enter the store.
+struct ModelBytes {
+  std::string bytes;               ///< the archive exactly as it will be stored
+  std::string sha256;              ///< of `bytes`
+  std::string source;              ///< where they came from, for messages
+};
+/// Read a model file once (a regular file within [limits] max_model_mb).
+Expected<ModelBytes> readModelBytes(const std::string& path);
+
 /// How to open a registry.
 struct RegistryOptions {
   /// How long an operation waits for another process's lock before failing with
@@ -87,10 +97,15 @@ struct RegistryOptions {
 /// True when `e` is the "registry busy" error (another process holds the lock);
 /// a tool's main maps it to exitcode::kBusy.
 bool isRegistryBusy(const Error& e);
+/// True when a compare-and-swap deploy or rollback was refused because the
+/// registry no longer holds what the caller expected.
+bool isRegistryConflict(const Error& e);
 
 /// Fault-injection hook for tests: when $CVGATE_REGISTRY_CRASH_AT names a step,
 /// the process _exit(86)s there; when $CVGATE_REGISTRY_STALL_AT names it, the
-/// process sleeps there (holding the lock) until killed. Steps:
+/// process sleeps there (holding the lock) until killed; when
+/// $CVGATE_REGISTRY_FAIL_AT names one or more of "state-write", "undo-link"
+/// (comma-separated), that write fails as on a full disk (ENOSPC). Steps:
 ///   after-object            stage/init: object file renamed into objects/, no journal yet
 ///   after-journal           journal.json written, nothing else changed
 ///   after-link-temp         temporary symlink made, not yet renamed over current.pt
@@ -101,6 +116,8 @@ bool isRegistryBusy(const Error& e);
 ///   recover-after-symlink   recovery: current.pt set to the chosen state
 ///   recover-after-state     recovery: state.json written, journal still present
 inline constexpr int kCrashExitCode = 86;
+/// The sidecar files an object may have in objects/, beside <sha>.pt.
+const std::vector<std::string>& objectSidecarSuffixes();
 /// The step names above, in order.
 const std::vector<std::string>& registryCrashPoints();
 
@@ -120,30 +137,47 @@ class Registry {
   /// Re-read state.json under the lock (recovering first if needed).
   Status refresh();
 
-  /// Copy the model at `modelPath` into objects/ (temp file, fsync, rename; the
-  /// copy is re-hashed from disk and must match), record `golden` (unless null)
-  /// as objects/<sha>.golden.json, and make it the candidate (replacing any).
-  /// Staging the current model is an error.
+  /// Store `model`'s bytes in objects/ (temp file, fsync, rename; the copy is
+  /// re-hashed from disk and must match the bytes the caller validated),
+  /// record `golden` (unless null) as objects/<sha>.golden.json, and make it
+  /// the candidate (replacing any). Staging the current model is an error.
+  Expected<Entry> stage(const ModelBytes& model, const std::string& name, const std::string& version,
+                        const json& golden, const std::string& cycleId);
+  /// stage() of the file at `modelPath`, read once.
   Expected<Entry> stage(const std::string& modelPath, const std::string& name,
                         const std::string& version, const json& golden,
                         const std::string& cycleId);
 
-  /// candidate -> current; the old current (if any) goes on top of previous.
-  /// The candidate's bytes are re-hashed first; a mismatch is refused.
-  Status deploy(const std::string& cycleId);
+  /// Compare-and-swap deploy: the candidate `installSha` becomes current, only
+  /// if current is `expectCurrent` ("" : no current model) and the staged
+  /// candidate is `installSha`; otherwise a BadInput error that says what the
+  /// registry holds. The old current goes on top of previous. The candidate's
+  /// bytes are re-hashed first; a mismatch is refused. `blessed` (unless null)
+  /// is recorded as the new current's blessed figures in the same operation.
+  Status deploy(const std::string& cycleId, const std::string& expectCurrent, const std::string& installSha,
+                const json& blessed = nullptr);
 
-  /// current -> the newest known-good whose bytes verify (or the one named by
-  /// `targetSha`, which must be in previous and verify). The target leaves
-  /// previous; the old current is dropped from the known-good stack (its object
-  /// stays until prune); a candidate with the target's sha256 is cleared.
-  /// Returns the new current.
-  Expected<Entry> rollback(const std::string& cycleId, const std::string& targetSha = "");
+  /// Compare-and-swap rollback: only if current is `expectCurrent`; then current
+  /// -> the newest known-good whose bytes verify (or `targetSha`, which must be
+  /// in previous and verify). The target leaves previous; the old current is
+  /// dropped from the known-good stack (its object stays until prune); a
+  /// candidate with the target's sha256 is cleared. Returns the new current.
+  Expected<Entry> rollback(const std::string& cycleId, const std::string& expectCurrent,
+                           const std::string& targetSha = "");
+
+  /// Record blessed figures for a model the registry holds (current,
+  /// candidate or known-good) as objects/<sha>.blessed.json.
+  Status bless(const std::string& sha256, const json& blessed);
+  /// Blessed figures recorded for a model; null when none were.
+  Expected<json> blessed(const std::string& sha256) const;
 
   /// The entry rollback() would choose, without changing anything.
   Expected<Entry> rollbackTarget(const std::string& targetSha = "") const;
 
-  /// Bootstrap ("init"/adopt): stage the model at `modelPath` and make it current
-  /// in one operation. Only when there is no current model.
+  /// Bootstrap ("init"/adopt): store the model and make it current in one
+  /// operation. Only when there is no current model.
+  Status setCurrent(const ModelBytes& model, const std::string& name, const std::string& version,
+                    const json& golden, const std::string& cycleId);
   Status setCurrent(const std::string& modelPath, const std::string& name,
                     const std::string& version, const json& golden, const std::string& cycleId);
 
@@ -171,6 +205,8 @@ class Registry {
   std::string objectPath(const std::string& sha256) const;
   /// <registry>/objects/<sha>.golden.json
   std::string goldenPath(const std::string& sha256) const;
+  /// <registry>/objects/<sha>.blessed.json
+  std::string blessedPath(const std::string& sha256) const;
   std::string statePath() const;
   std::string journalPath() const;
 

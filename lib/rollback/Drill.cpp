@@ -180,7 +180,8 @@ RunResult runOnce(const std::string& stateDir, const RunInputs& in) {
       ::setenv("CVGATE_REGISTRY_CRASH_AT", "after-symlink", 1);
       auto child = Registry::open(stateDir);
       if (!child) ::_exit(3);
-      auto e = child->rollback(in.cycleId, sha);
+      const auto& cs = child->state();
+      auto e = child->rollback(in.cycleId, cs.current ? cs.current->sha256 : "", sha);
       ::_exit(e ? 0 : 4);
     }
     if (pid < 0) return fail("flip", "fork failed");
@@ -191,7 +192,8 @@ RunResult runOnce(const std::string& stateDir, const RunInputs& in) {
     return fail("flip", "the rollback process died between the current.pt flip and the state.json write (exit " +
                             std::to_string(rr.childExit) + ")");
   }
-  auto flipped = reg->rollback(in.cycleId, sha);
+  const std::string from = reg->state().current ? reg->state().current->sha256 : "";
+  auto flipped = reg->rollback(in.cycleId, from, sha);
   rr.steps["flip"] = msSince(t);
   if (!flipped) return fail("flip", flipped.error().message());
   const std::string link = readLinkText(reg->currentLinkPath());

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/Sha256.h"
+#include "common/TestHooks.h"
 #include "common/Strings.h"
 #include "registry/Registry.h"
 #include "runtime/Golden.h"
@@ -49,10 +50,12 @@ CommandResult result(const Registry& reg, const std::string& cmd, bool changed, 
   return r;
 }
 
-/// Load a model for the registry: its manifest must travel inside the archive,
-/// since the registry stores the archive alone.
-Expected<std::shared_ptr<Model>> loadForRegistry(const std::string& path) {
-  CVGATE_TRY_ASSIGN(m, Model::load(path));
+/// Load a model for the registry from the bytes that will be stored: its
+/// manifest must travel inside the archive, since the registry stores the
+/// archive alone.
+Expected<std::shared_ptr<Model>> loadForRegistry(const ModelBytes& bytes) {
+  const std::string& path = bytes.source;
+  CVGATE_TRY_ASSIGN(m, Model::fromBytes(bytes.bytes, path));
   if (m->manifestSource() != "embedded")
     return badInput("'" + path + "': its manifest is a sidecar file ('" + m->manifestSource() +
                     "'); the registry stores the archive alone, so a rollback could not read it; embed the "
@@ -68,12 +71,43 @@ Expected<nlohmann::json> goldenFor(const ToolContext& ctx, const Model& m) {
   CVGATE_TRY_ASSIGN(samples, goldenSamples(*ds, cfg.golden));
   spdlog::info("recording golden outputs of {} on {} samples of {}", m.manifest().name, samples.size(), ds->describe());
   GoldenRecord g = recordGolden(m, samples, cfg.runtime.batchSize);
+  // A model that cannot answer its golden set (an exception, a wrong output
+  // shape, non-finite outputs) cannot be served: refused, never staged.
   std::size_t failed = 0;
-  for (const auto& e : g.errors) failed += e.empty() ? 0 : 1;
+  std::string first;
+  for (const auto& e : g.errors)
+    if (!e.empty()) {
+      if (!failed) first = e;
+      ++failed;
+    }
   if (failed)
-    spdlog::warn("{} of {} golden requests failed for {}; recorded as failures", failed, samples.size(),
-                 m.manifest().name);
+    return badInput("'" + m.path() + "': " + std::to_string(failed) + " of " + std::to_string(samples.size()) +
+                    " golden requests failed (" + first + "); a model must answer every golden request to be "
+                    "registered");
   return toJson(g);
+}
+
+}  // namespace
+
+namespace {
+
+/// A full sha256 from "none", a full sha or a unique prefix of a model the
+/// registry holds (current, candidate or known-good).
+Expected<std::string> resolveSha(const RegistryState& s, const std::string& given, const char* flag) {
+  if (given == "none") return std::string();
+  std::vector<std::string> all;
+  if (s.current) all.push_back(s.current->sha256);
+  if (s.candidate) all.push_back(s.candidate->sha256);
+  for (const auto& e : s.previous) all.push_back(e.sha256);
+  std::vector<std::string> hits;
+  for (const auto& sha : all)
+    if (!given.empty() && sha.compare(0, given.size(), given) == 0 &&
+        std::find(hits.begin(), hits.end(), sha) == hits.end())
+      hits.push_back(sha);
+  if (hits.size() == 1) return hits[0];
+  return badInput(std::string(flag) + " '" + given + "': " +
+                  (hits.empty() ? "not a model of the registry" : "an ambiguous prefix") +
+                  " (see model-registry status)");
 }
 
 }  // namespace
@@ -81,8 +115,52 @@ Expected<nlohmann::json> goldenFor(const ToolContext& ctx, const Model& m) {
 Expected<CommandResult> runRegistryCommand(const ToolContext& ctx, const RegistryCommand& c) {
   RegistryOptions ro;
   ro.lockTimeout = std::chrono::milliseconds(ctx.config.rollback.lockTimeoutMs);
-  CVGATE_TRY_ASSIGN(reg, Registry::open(ctx.stateDir, ro));
   const std::string& cycle = ctx.cycleId;
+
+  if (c.name == "init" || c.name == "stage") {
+    // The model is read once, validated (loaded, its golden set answered)
+    // from those bytes, and exactly those bytes are stored. Nothing in the
+    // state directory changes before the model has passed.
+    if (c.model.empty()) return badInput(c.name + ": expected a MODEL archive");
+    CVGATE_TRY_ASSIGN(bytes, readModelBytes(c.model));
+    const std::string& sha = bytes.sha256;
+    std::error_code ec;
+    if (fs::exists(fs::path(ctx.stateDir) / "registry" / "state.json", ec)) {
+      CVGATE_TRY_ASSIGN(peek, Registry::open(ctx.stateDir, ro));
+      const auto& s = peek.state();
+      if (c.name == "init" && s.current) {
+        if (s.current->sha256 == sha)
+          return result(peek, c.name, false, "'" + c.model + "' is the current model already (" +
+                                                 describe(*s.current) + "); nothing to do", c.format);
+        return badInput("'" + peek.registryDir() + "': already has a current model, " + describe(*s.current) +
+                        "; stage and deploy '" + c.model + "' instead");
+      }
+      if (c.name == "stage") {
+        if (s.current && s.current->sha256 == sha)
+          return result(peek, c.name, false, "'" + c.model + "' is the current model already (" +
+                                                 describe(*s.current) + "); nothing to stage", c.format);
+        if (s.candidate && s.candidate->sha256 == sha)
+          return result(peek, c.name, false, "'" + c.model + "' is staged already (" + describe(*s.candidate) +
+                                                 "); nothing to do", c.format);
+      }
+    }
+    CVGATE_TRY_ASSIGN(model, loadForRegistry(bytes));
+    CVGATE_TRY_ASSIGN(golden, goldenFor(ctx, *model));
+    testHold("stage-validated");
+    const auto& man = model->manifest();
+    CVGATE_TRY_ASSIGN(reg, Registry::open(ctx.stateDir, ro));
+    if (c.name == "init") {
+      CVGATE_TRY(reg.setCurrent(bytes, man.name, man.version, golden, cycle));
+      return result(reg, c.name, true, "adopted " + describe(*reg.state().current) + " as the current model", c.format);
+    }
+    const auto before = reg.state().candidate;
+    CVGATE_TRY_ASSIGN(e, reg.stage(bytes, man.name, man.version, golden, cycle));
+    return result(reg, c.name, true,
+                  "staged " + describe(e) + " as candidate" + (before ? ", replacing " + describe(*before) : ""),
+                  c.format);
+  }
+
+  CVGATE_TRY_ASSIGN(reg, Registry::open(ctx.stateDir, ro));
 
   if (c.name == "status") {
     const auto& s = reg.state();
@@ -92,52 +170,30 @@ Expected<CommandResult> runRegistryCommand(const ToolContext& ctx, const Registr
     return result(reg, "status", false, msg, c.format);
   }
 
-  if (c.name == "init" || c.name == "stage") {
-    if (c.model.empty()) return badInput(c.name + ": expected a MODEL archive");
-    CVGATE_TRY_ASSIGN(sha, sha256File(c.model));
-    const auto& s = reg.state();
-    if (c.name == "init" && s.current) {
-      if (s.current->sha256 == sha)
-        return result(reg, c.name, false, "'" + c.model + "' is the current model already (" + describe(*s.current) +
-                                              "); nothing to do", c.format);
-      return badInput("'" + reg.registryDir() + "': already has a current model, " + describe(*s.current) +
-                      "; stage and deploy '" + c.model + "' instead");
-    }
-    if (c.name == "stage") {
-      if (s.current && s.current->sha256 == sha)
-        return result(reg, c.name, false, "'" + c.model + "' is the current model already (" + describe(*s.current) +
-                                              "); nothing to stage", c.format);
-      if (s.candidate && s.candidate->sha256 == sha)
-        return result(reg, c.name, false, "'" + c.model + "' is staged already (" + describe(*s.candidate) +
-                                              "); nothing to do", c.format);
-    }
-    CVGATE_TRY_ASSIGN(model, loadForRegistry(c.model));
-    if (model->sha256() != sha)
-      return badInput("'" + c.model + "': changed while being read (sha256 " + shortSha(sha) + " then " +
-                      shortSha(model->sha256()) + ")");
-    CVGATE_TRY_ASSIGN(golden, goldenFor(ctx, *model));
-    const auto& man = model->manifest();
-    if (c.name == "init") {
-      CVGATE_TRY(reg.setCurrent(c.model, man.name, man.version, golden, cycle));
-      return result(reg, c.name, true, "adopted " + describe(*reg.state().current) + " as the current model", c.format);
-    }
-    const auto before = reg.state().candidate;
-    CVGATE_TRY_ASSIGN(e, reg.stage(c.model, man.name, man.version, golden, cycle));
-    return result(reg, c.name, true,
-                  "staged " + describe(e) + " as candidate" + (before ? ", replacing " + describe(*before) : ""),
-                  c.format);
+  // deploy and rollback are compare-and-swap: they name the model they expect
+  // to replace (default: the current model as this command found it).
+  const auto& st = reg.state();
+  std::string expect = st.current ? st.current->sha256 : "";
+  if (!c.expectCurrent.empty()) {
+    CVGATE_TRY_ASSIGN(e, resolveSha(st, c.expectCurrent, "--expect-current"));
+    expect = e;
   }
 
   if (c.name == "deploy") {
-    const auto before = reg.state().current;
-    CVGATE_TRY(reg.deploy(cycle));
+    const auto before = st.current;
+    std::string install = st.candidate ? st.candidate->sha256 : "";
+    if (!c.installSha.empty()) {
+      CVGATE_TRY_ASSIGN(i, resolveSha(st, c.installSha, "--sha"));
+      install = i;
+    }
+    CVGATE_TRY(reg.deploy(cycle, expect, install));
     return result(reg, c.name, true,
                   "deployed " + describe(*reg.state().current) + (before ? " over " + describe(*before) : ""), c.format);
   }
 
   if (c.name == "rollback") {
-    const auto before = reg.state().current;
-    CVGATE_TRY_ASSIGN(e, reg.rollback(cycle, c.toSha));
+    const auto before = st.current;
+    CVGATE_TRY_ASSIGN(e, reg.rollback(cycle, expect, c.toSha));
     return result(reg, c.name, true,
                   "rolled back " + (before ? "from " + describe(*before) + " " : std::string()) + "to " + describe(e),
                   c.format);

@@ -18,6 +18,8 @@ struct RegistryCommand {
   std::string name;                ///< status | init | stage | deploy | rollback | prune | verify
   std::string model;               ///< init, stage: the model archive
   std::string toSha;               ///< rollback --to: sha256 (or unique prefix) of a known-good model
+  std::string expectCurrent;       ///< deploy/rollback --expect-current: refuse unless current is this ("none": no current)
+  std::string installSha;          ///< deploy --sha: refuse unless the staged candidate is this
   int keep = -1;                   ///< prune --keep; -1: [rollback] keep_known_good
   std::string format = "json";     ///< json or text
 };

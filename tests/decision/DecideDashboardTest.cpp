@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "RegistryOps.h"
 #include "DecisionFixtures.h"
 #include "registry/Registry.h"
 #include "report/Feed.h"
@@ -42,7 +43,7 @@ TEST(DecideDashboard, HistoryPageRendersInHeadlessChromium) {
     ASSERT_TRUE(reg.ok());
     ASSERT_TRUE(reg->setCurrent(tmp.file("v0.pt"), "fashion-mlp-v0", "0", nullptr, "boot").ok());
     ASSERT_TRUE(reg->stage(tmp.file("v1.pt"), "fashion-mlp-v1", "1", nullptr, "boot").ok());
-    ASSERT_TRUE(reg->deploy("boot").ok());
+    ASSERT_TRUE(::cvgate::testing::deployStaged(*reg, "boot").ok());
     ASSERT_TRUE(reg->stage(tmp.file("v2.pt"), "fashion-cnn-v2", "2", nullptr, "boot").ok());
   }
   std::ofstream(tmp.file("c.toml")) << "state_dir = \"" << state << "\"\n[objectives]\nmin_compliance_uplift = 0.03\n";

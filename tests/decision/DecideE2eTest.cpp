@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "RegistryOps.h"
 #include "DecisionFixtures.h"
 #include "common/Fs.h"
 #include "registry/Registry.h"
@@ -42,7 +43,7 @@ class DecideE2e : public ::testing::Test {
     ASSERT_TRUE(reg.ok()) << reg.error().message();
     ASSERT_TRUE(reg->setCurrent(tmp.file("v0.pt"), "fashion-mlp-v0", "0", nullptr, "boot").ok());
     ASSERT_TRUE(reg->stage(tmp.file("v1.pt"), "fashion-mlp-v1", "1", nullptr, "boot").ok());
-    ASSERT_TRUE(reg->deploy("boot").ok());
+    ASSERT_TRUE(::cvgate::testing::deployStaged(*reg, "boot").ok());
     ASSERT_TRUE(reg->stage(tmp.file("v2.pt"), "fashion-cnn-v2", "2", nullptr, "boot").ok());
     writeConfig("");
   }

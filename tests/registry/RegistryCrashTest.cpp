@@ -18,6 +18,7 @@
 #include <random>
 #include <thread>
 
+#include "RegistryOps.h"
 #include "RegistryTestUtil.h"
 #include "registry/Registry.h"
 
@@ -133,8 +134,8 @@ int runOp(const std::string& stateDir, const std::string& op, const std::string&
   if (!r) return 3;
   if (readyFd >= 0 && ::write(readyFd, "r", 1) != 1) return 4;
   Status s = okStatus();
-  if (op == "deploy") s = r->deploy("cyc-" + op);
-  else if (op == "rollback") s = r->rollback("cyc-" + op).ok() ? okStatus() : Status(badInput("rollback"));
+  if (op == "deploy") s = ::cvgate::testing::deployStaged(*r, "cyc-" + op);
+  else if (op == "rollback") s = ::cvgate::testing::rollbackCurrent(*r, "cyc-" + op).ok() ? okStatus() : Status(badInput("rollback"));
   else if (op == "stage") s = r->stage(model, "m", "staged", json{{"g", 1}}, "cyc-" + op).ok() ? okStatus() : Status(badInput("stage"));
   else if (op == "init") s = r->setCurrent(model, "m", "init", json{{"g", 0}}, "cyc-" + op);
   else if (op == "prune") s = r->prune(keep, "cyc-" + op);
@@ -159,7 +160,7 @@ class RegistryCrashTest : public ::testing::Test {
     EXPECT_TRUE(r.ok());
     EXPECT_TRUE(r->setCurrent(models_[0], "m", "1", json{{"g", 0}}, "c1").ok());
     EXPECT_TRUE(r->stage(models_[1], "m", "2", json{{"g", 1}}, "c2").ok());
-    EXPECT_TRUE(r->deploy("c3").ok());
+    EXPECT_TRUE(::cvgate::testing::deployStaged(*r, "c3").ok());
     EXPECT_TRUE(r->stage(models_[2], "m", "3", json{{"g", 2}}, "c4").ok());
     return dir;
   }
@@ -440,9 +441,9 @@ TEST_F(RegistryCrashTest, SurvivesSigkillOfAnOperationLoop) {
       for (;;) {
         const auto& s = reg->state();
         if (s.candidate && g() % 3 != 0) {
-          if (!reg->deploy("loop")) return 1;
+          if (!::cvgate::testing::deployStaged(*reg, "loop")) return 1;
         } else if (!s.previous.empty() && g() % 2 == 0) {
-          if (!reg->rollback("loop")) return 1;
+          if (!::cvgate::testing::rollbackCurrent(*reg, "loop")) return 1;
         } else if (s.previous.size() > 3) {
           if (!reg->prune(2, "loop")) return 1;
         } else {
@@ -489,7 +490,7 @@ TEST_F(RegistryCrashTest, SecondProcessGetsBusyWhileTheLockIsHeld) {
   EXPECT_NE(other.error().message().find("pid " + std::to_string(pid)), std::string::npos)
       << other.error().message();
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(1));  // does not wait by default
-  EXPECT_TRUE(isRegistryBusy(mine.rollback("x").error()));
+  EXPECT_TRUE(isRegistryBusy(::cvgate::testing::rollbackCurrent(mine, "x").error()));
   EXPECT_TRUE(isRegistryBusy(mine.verify().error()));
   EXPECT_FALSE(isRegistryBusy(badInput("'x': registry is fine")));
 
@@ -512,7 +513,7 @@ TEST_F(RegistryCrashTest, SecondProcessGetsBusyWhileTheLockIsHeld) {
   EXPECT_GE(Clock::now() - t0, std::chrono::milliseconds(90));
   EXPECT_EQ(withoutLastHistory(toJson(after->state())), toJson(s0));
   EXPECT_EQ(after->state().history.back().op, "recover");
-  EXPECT_TRUE(mine.deploy("again").ok());
+  EXPECT_TRUE(::cvgate::testing::deployStaged(mine, "again").ok());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "RegistryOps.h"
 #include "RegistryTestUtil.h"
 #include "common/Time.h"
 #include "registry/Registry.h"
@@ -40,9 +41,9 @@ class RegistryTest : public ::testing::Test {
     Registry r = openOrDie();
     EXPECT_TRUE(r.setCurrent(models_[0], "m", "1", json{{"top1", 0}}, "c1").ok());
     EXPECT_TRUE(r.stage(models_[1], "m", "2", json{{"top1", 1}}, "c2").ok());
-    EXPECT_TRUE(r.deploy("c2").ok());
+    EXPECT_TRUE(::cvgate::testing::deployStaged(r, "c2").ok());
     EXPECT_TRUE(r.stage(models_[2], "m", "3", json{{"top1", 2}}, "c3").ok());
-    EXPECT_TRUE(r.deploy("c3").ok());
+    EXPECT_TRUE(::cvgate::testing::deployStaged(r, "c3").ok());
     return r;
   }
 
@@ -82,14 +83,14 @@ TEST_F(RegistryTest, DeployThenRollbackTellsTheStoryExactly) {
   EXPECT_EQ(staged->path, "objects/" + shas_[1] + ".pt");
   EXPECT_EQ(linkText(r.currentLinkPath()), "objects/" + shas_[0] + ".pt");
 
-  ASSERT_TRUE(r.deploy("cyc-3").ok());
+  ASSERT_TRUE(::cvgate::testing::deployStaged(r, "cyc-3").ok());
   EXPECT_EQ(linkText(r.currentLinkPath()), "objects/" + shas_[1] + ".pt");
   ASSERT_TRUE(r.state().current);
   EXPECT_EQ(r.state().current->name, "fashion-cnn");
   EXPECT_FALSE(r.state().candidate);
   EXPECT_EQ(shasOf(r.state().previous), std::vector<std::string>{shas_[0]});
 
-  auto back = r.rollback("cyc-4");
+  auto back = ::cvgate::testing::rollbackCurrent(r, "cyc-4");
   ASSERT_TRUE(back.ok()) << back.error().message();
   EXPECT_EQ(back->sha256, shas_[0]);
   EXPECT_EQ(linkText(r.currentLinkPath()), "objects/" + shas_[0] + ".pt");
@@ -137,17 +138,17 @@ TEST_F(RegistryTest, DeployPushesTheKnownGoodStackAndRollbackPopsIt) {
   EXPECT_EQ(shasOf(r.state().previous), (std::vector<std::string>{shas_[1], shas_[0]}));
 
   // Named target by prefix: the older one; the newer known-good stays.
-  auto t = r.rollback("c4", shas_[0].substr(0, 10));
+  auto t = ::cvgate::testing::rollbackCurrent(r, "c4", shas_[0].substr(0, 10));
   ASSERT_TRUE(t.ok()) << t.error().message();
   EXPECT_EQ(r.state().current->sha256, shas_[0]);
   EXPECT_EQ(shasOf(r.state().previous), std::vector<std::string>{shas_[1]});
   EXPECT_EQ(linkText(r.currentLinkPath()), "objects/" + shas_[0] + ".pt");
 
-  auto t2 = r.rollback("c5");
+  auto t2 = ::cvgate::testing::rollbackCurrent(r, "c5");
   ASSERT_TRUE(t2.ok());
   EXPECT_EQ(t2->sha256, shas_[1]);
   EXPECT_TRUE(r.state().previous.empty());
-  auto none = r.rollback("c6");
+  auto none = ::cvgate::testing::rollbackCurrent(r, "c6");
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.error().message().find("no known-good"), std::string::npos) << none.error().message();
 }
@@ -155,7 +156,7 @@ TEST_F(RegistryTest, DeployPushesTheKnownGoodStackAndRollbackPopsIt) {
 TEST_F(RegistryTest, RedeployingAKnownGoodModelDoesNotDuplicateIt) {
   Registry r = threeDeployed();  // current C, previous [B, A]
   ASSERT_TRUE(r.stage(models_[0], "m", "1", nullptr, "c4").ok());
-  ASSERT_TRUE(r.deploy("c4").ok());
+  ASSERT_TRUE(::cvgate::testing::deployStaged(r, "c4").ok());
   EXPECT_EQ(r.state().current->sha256, shas_[0]);
   EXPECT_EQ(shasOf(r.state().previous), (std::vector<std::string>{shas_[2], shas_[1]}));
   // The golden outputs recorded at first staging survive a null golden.
@@ -167,12 +168,12 @@ TEST_F(RegistryTest, RedeployingAKnownGoodModelDoesNotDuplicateIt) {
 TEST_F(RegistryTest, RollingBackToTheStagedCandidateClearsIt) {
   Registry r = threeDeployed();  // current C, previous [B, A]
   ASSERT_TRUE(r.stage(models_[1], "m", "2", nullptr, "c4").ok());
-  auto t = r.rollback("c5");
+  auto t = ::cvgate::testing::rollbackCurrent(r, "c5");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->sha256, shas_[1]);
   EXPECT_FALSE(r.state().candidate);
   EXPECT_NE(r.state().history.back().note.find("candidate was the same model"), std::string::npos);
-  EXPECT_FALSE(r.deploy("c6").ok());
+  EXPECT_FALSE(::cvgate::testing::deployStaged(r, "c6").ok());
 }
 
 TEST_F(RegistryTest, RefusesWhatMakesNoSense) {
@@ -182,10 +183,10 @@ TEST_F(RegistryTest, RefusesWhatMakesNoSense) {
   EXPECT_NE(missing.error().message().find("nope.pt"), std::string::npos);
   EXPECT_FALSE(r.stage(models_[0], "", "1", nullptr, "c").ok());
   EXPECT_FALSE(r.stage(models_[0], "m", "", nullptr, "c").ok());
-  auto noCand = r.deploy("c");
+  auto noCand = ::cvgate::testing::deployStaged(r, "c");
   ASSERT_FALSE(noCand.ok());
   EXPECT_NE(noCand.error().message().find("no candidate"), std::string::npos);
-  EXPECT_FALSE(r.rollback("c").ok());
+  EXPECT_FALSE(::cvgate::testing::rollbackCurrent(r, "c").ok());
 
   ASSERT_TRUE(r.setCurrent(models_[0], "m", "1", nullptr, "c").ok());
   auto twice = r.setCurrent(models_[1], "m", "2", nullptr, "c");
@@ -194,7 +195,7 @@ TEST_F(RegistryTest, RefusesWhatMakesNoSense) {
   auto same = r.stage(models_[0], "m", "1", nullptr, "c");
   ASSERT_FALSE(same.ok());
   EXPECT_NE(same.error().message().find("current model already"), std::string::npos);
-  auto unknown = r.rollback("c", "deadbeef");
+  auto unknown = ::cvgate::testing::rollbackCurrent(r, "c", "deadbeef");
   ASSERT_FALSE(unknown.ok());
   EXPECT_FALSE(r.prune(-1).ok());
   // None of that changed the story beyond the init.
@@ -209,7 +210,7 @@ TEST_F(RegistryTest, TamperedCandidateIsNeverDeployed) {
   json before = toJson(r.state());
   test::tamper(r.objectPath(shas_[1]));
 
-  auto d = r.deploy("c3");
+  auto d = ::cvgate::testing::deployStaged(r, "c3");
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.error().message().find("refusing to deploy"), std::string::npos) << d.error().message();
   EXPECT_NE(d.error().message().find("not the recorded sha256"), std::string::npos) << d.error().message();
@@ -223,7 +224,7 @@ TEST_F(RegistryTest, TamperedCandidateIsNeverDeployed) {
 
   // Staging the good bytes again repairs the object; then deploy works.
   ASSERT_TRUE(r.stage(models_[1], "m", "2", nullptr, "c4").ok());
-  EXPECT_TRUE(r.deploy("c5").ok());
+  EXPECT_TRUE(::cvgate::testing::deployStaged(r, "c5").ok());
   EXPECT_TRUE(r.verify()->ok);
 }
 
@@ -232,7 +233,7 @@ TEST_F(RegistryTest, TamperedKnownGoodIsNeverRolledBackTo) {
   test::tamper(r.objectPath(shas_[1]));
   json before = toJson(r.state());
 
-  auto named = r.rollback("c4", shas_[1]);
+  auto named = ::cvgate::testing::rollbackCurrent(r, "c4", shas_[1]);
   ASSERT_FALSE(named.ok());
   EXPECT_NE(named.error().message().find("refusing to roll back"), std::string::npos);
   EXPECT_EQ(toJson(openOrDie().state()), before);
@@ -241,14 +242,14 @@ TEST_F(RegistryTest, TamperedKnownGoodIsNeverRolledBackTo) {
   EXPECT_EQ(target->sha256, shas_[0]);
 
   // Unnamed: the newest known-good that verifies, and the note says what was skipped.
-  auto t = r.rollback("c5");
+  auto t = ::cvgate::testing::rollbackCurrent(r, "c5");
   ASSERT_TRUE(t.ok()) << t.error().message();
   EXPECT_EQ(t->sha256, shas_[0]);
   EXPECT_NE(r.state().history.back().note.find("skipped"), std::string::npos);
   EXPECT_EQ(linkText(r.currentLinkPath()), "objects/" + shas_[0] + ".pt");
 
   // Only the tampered one left: refused.
-  auto none = r.rollback("c6");
+  auto none = ::cvgate::testing::rollbackCurrent(r, "c6");
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.error().message().find("no verified known-good"), std::string::npos)
       << none.error().message();
@@ -258,7 +259,7 @@ TEST_F(RegistryTest, TamperedKnownGoodIsNeverRolledBackTo) {
 TEST_F(RegistryTest, PruneKeepsTheNewestKnownGoodAndDeletesTheRest) {
   Registry r = threeDeployed();
   ASSERT_TRUE(r.stage(models_[3], "m", "4", json{{"top1", 3}}, "c4").ok());
-  ASSERT_TRUE(r.deploy("c4").ok());  // current D, previous [C, B, A]
+  ASSERT_TRUE(::cvgate::testing::deployStaged(r, "c4").ok());  // current D, previous [C, B, A]
   // An orphan left by a crashed stage (object, no state entry).
   std::string orphanSha = writeFakeModel(state_ + "/registry/objects/tmp-orphan", 77);
   fs::rename(state_ + "/registry/objects/tmp-orphan", r.objectPath(orphanSha));

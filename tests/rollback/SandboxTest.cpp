@@ -12,6 +12,7 @@
 #include <fstream>
 #include <random>
 
+#include "RegistryOps.h"
 #include "RollbackTestUtil.h"
 #include "TempDir.h"
 #include "common/Sha256.h"
@@ -44,7 +45,7 @@ class SandboxTest : public ::testing::Test {
     ASSERT_TRUE(r.ok());
     ASSERT_TRUE(r->setCurrent(t_.file("a.pt"), "a", "1", nlohmann::json{{"x", 1}}, "c1").ok());
     ASSERT_TRUE(r->stage(t_.file("b.pt"), "b", "2", nullptr, "c2").ok());
-    ASSERT_TRUE(r->deploy("c2").ok());
+    ASSERT_TRUE(::cvgate::testing::deployStaged(*r, "c2").ok());
   }
   testing::TempDir t_;
   std::string a_, b_, state_;
@@ -62,7 +63,7 @@ TEST_F(SandboxTest, RollbackInACloneLeavesTheOriginalIntact) {
   auto r = Registry::open(*dir);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(r->state().current->sha256, b_);
-  auto e = r->rollback("drill");
+  auto e = ::cvgate::testing::rollbackCurrent(*r, "drill");
   ASSERT_TRUE(e.ok()) << e.error().message();
   EXPECT_EQ(e->sha256, a_);
   EXPECT_EQ(readLinkText(*dir + "/registry/current.pt"), "objects/" + a_ + ".pt");

@@ -34,9 +34,17 @@ int main(int argc, char** argv) {
   auto* stage = app.add_subcommand("stage", "stage MODEL as the candidate (a no-op when it is current or "
                                             "staged already)");
   stage->add_option("MODEL", c.model, "TorchScript archive with an embedded manifest")->required();
-  auto* deploy = app.add_subcommand("deploy", "make the candidate current; the old current becomes known-good");
-  auto* rollback = app.add_subcommand("rollback", "make the newest verified known-good model current");
+  auto* deploy = app.add_subcommand("deploy", "make the candidate current; the old current becomes known-good "
+                                              "(compare-and-swap: refused if the registry changed)");
+  deploy->add_option("--expect-current", c.expectCurrent,
+                     "refuse unless the current model is this (sha256, unique prefix, or none; default: as found)");
+  deploy->add_option("--sha", c.installSha,
+                     "refuse unless the staged candidate is this (sha256 or unique prefix; default: as found)");
+  auto* rollback = app.add_subcommand("rollback", "make the newest verified known-good model current "
+                                                  "(compare-and-swap: refused if the registry changed)");
   rollback->add_option("--to", c.toSha, "roll back to this known-good model instead (sha256 or a unique prefix)");
+  rollback->add_option("--expect-current", c.expectCurrent,
+                       "refuse unless the current model is this (sha256 or unique prefix; default: as found)");
   auto* prune = app.add_subcommand("prune", "keep the newest K known-good models, delete unreferenced objects");
   prune->add_option("--keep", c.keep, "known-good models to keep (default: [rollback] keep_known_good)")
       ->check(CLI::Range(0, 1000));
