@@ -38,6 +38,13 @@ class Dataset {
   /// Decode sample i (0 <= i < size()); safe to call from several threads at once.
   /// An index out of range is an Internal error; an undecodable file a BadInput one.
   virtual Expected<Sample> get(std::size_t i) const = 0;
+  /// The sample's bytes as stored when they are an encoded image (a PNG or
+  /// JPEG file) that a pipeline decodes per request; "" for formats that
+  /// store raw pixels (IDX).
+  virtual Expected<std::string> encoded(std::size_t i) const {
+    (void)i;
+    return std::string();
+  }
   /// sha256 over the data set's content (files' bytes in order).
   virtual const std::string& sha256() const = 0;
   /// Human description, e.g. "idx:/usr/share/.../t10k-images-idx3-ubyte.gz (10000 images)".

@@ -84,6 +84,12 @@ class ImageFolderDataset final : public Dataset {
            std::to_string(classes_.size()) + " classes)";
   }
 
+  Expected<std::string> encoded(std::size_t i) const override {
+    if (i >= entries_.size())
+      return internalError(quote(root_) + ": sample index " + std::to_string(i) + " out of range");
+    return readFile((fs::path(root_) / entries_[i].rel).string());
+  }
+
   Expected<Sample> get(std::size_t i) const override {
     if (i >= entries_.size())
       return internalError(quote(root_) + ": sample index " + std::to_string(i) +

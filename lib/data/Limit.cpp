@@ -25,6 +25,10 @@ class LimitedDataset final : public Dataset {
   std::string describe() const override {
     return inner_->describe() + ", first " + std::to_string(size_);
   }
+  Expected<std::string> encoded(std::size_t i) const override {
+    if (i >= size_) return internalError("sample index " + std::to_string(i) + " out of range");
+    return inner_->encoded(i);
+  }
   Expected<Sample> get(std::size_t i) const override {
     if (i >= size_)
       return internalError("sample index " + std::to_string(i) + " out of range (size " +

@@ -6,8 +6,28 @@ namespace cvgate::latency {
 
 using Clock = std::chrono::steady_clock;
 
-ModelSut::ModelSut(std::shared_ptr<const Model> model, const std::vector<Image>* images, std::string label)
-    : model_(std::move(model)), images_(images), label_(std::move(label)) {}
+Expected<std::vector<SutInput>> loadSutInputs(const Dataset& ds, std::size_t n) {
+  std::vector<SutInput> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n && i < ds.size(); ++i) {
+    SutInput in;
+    CVGATE_TRY_ASSIGN(enc, ds.encoded(i));
+    if (!enc.empty()) {
+      CVGATE_TRY_ASSIGN(s, ds.get(i));  // decodes once: a broken file fails here, not in a timed run
+      in.id = s.id;
+      in.encoded = std::move(enc);
+    } else {
+      CVGATE_TRY_ASSIGN(s, ds.get(i));
+      in.id = s.id;
+      in.image = std::move(s.image);
+    }
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+ModelSut::ModelSut(std::shared_ptr<const Model> model, const std::vector<SutInput>* inputs, std::string label)
+    : model_(std::move(model)), inputs_(inputs), label_(std::move(label)) {}
 
 std::vector<Completion> ModelSut::issue(const std::vector<std::size_t>& inputs) {
   const Manifest& m = model_->manifest();
@@ -19,7 +39,17 @@ std::vector<Completion> ModelSut::issue(const std::vector<std::size_t>& inputs) 
   std::vector<std::size_t> slot;
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     float* dst = buf.data() + k * per;
-    auto st = preprocess(m, (*images_)[inputs[k] % images_->size()], dst);
+    const SutInput& in = (*inputs_)[inputs[k] % inputs_->size()];
+    Image decoded;
+    if (!in.encoded.empty()) {
+      auto img = decodeImage(in.encoded, in.id);
+      if (!img.ok()) {
+        out[k].error = "decode: " + img.error().message();
+        continue;
+      }
+      decoded = std::move(*img);
+    }
+    auto st = preprocess(m, in.encoded.empty() ? in.image : decoded, dst);
     if (!st.ok()) {
       out[k].error = "preprocess: " + st.error().message();
       continue;

@@ -75,6 +75,16 @@ json runToJson(const RunResult& r, double confidence) {
   return j;
 }
 
+json runCounts(const RunResult& r, const Objectives& o) {
+  std::size_t slow = 0;
+  for (const auto& q : r.requests)
+    if (q.latencyMs() >= o.p95LatencyMs) ++slow;
+  return {{"scenario", toString(r.settings.scenario)},
+          {"offered_rps", r.settings.scenario == Scenario::Server ? json(r.settings.offeredRps) : json(nullptr)},
+          {"requests", r.requests.size()}, {"errors", r.errors},
+          {"at_or_over_p95_objective", slow}, {"valid", r.valid}, {"saturated", r.saturated}};
+}
+
 Check p95Check(const RunResult& r, const Objectives& o, const std::string& subject) {
   const auto lat = r.sortedLatencies();
   const auto q = stats::quantileCI(lat, 0.95, o.confidence);
@@ -88,7 +98,15 @@ Check p95Check(const RunResult& r, const Objectives& o, const std::string& subje
   const std::string where = toString(r.settings.scenario) +
       (r.settings.scenario == Scenario::Server ? " at " + fmtNum(r.settings.offeredRps, 1) + "/s" : "");
   const std::string ci = " (" + pct(o.confidence) + " CI " + fmtNum(q.lo, 2) + "-" + fmtNum(q.hi, 2) + ")";
-  if (r.saturated) {
+  c.detail = runCounts(r, o);
+  if (!r.valid) {
+    // Latency counts from each request's scheduled arrival: a generator that
+    // fell behind (a starved machine) inflates it. Such a run is no evidence.
+    c.status = Outcome::Inconclusive;
+    c.need = {{"valid_run", true}};
+    c.message = "p95 " + fmtNum(q.value, 2) + " ms " + where + " from an invalid run (" + r.invalidReason +
+                "): not evidence either way";
+  } else if (r.saturated) {
     c.status = Outcome::Fail;
     c.message = "p95 " + fmtNum(q.value, 2) + " ms " + where + " and growing: " + r.saturationReason;
   } else if (q.hi < o.p95LatencyMs) {
@@ -138,7 +156,18 @@ Check errorRateCheck(const RunResult& r, const Objectives& o, const std::string&
   for (const auto& [kind, cnt] : r.errorKinds) kinds += (kinds.empty() ? "" : ", ") + kind + " " + std::to_string(cnt);
   const std::string base = std::to_string(k) + "/" + std::to_string(n) + " errors" +
                            (kinds.empty() ? "" : " (" + kinds + ")") + ", upper bound " + fmtNum(ub, 4);
-  if (ub < o.maxErrorRate) {
+  c.detail = runCounts(r, o);
+  if (!r.valid) {
+    // A lagging generator makes requests late, and late requests miss their
+    // deadline: errors it may have caused are no evidence against the model.
+    c.status = Outcome::Inconclusive;
+    c.need = {{"valid_run", true}};
+    c.message = base + " from an invalid run (" + r.invalidReason + "): not evidence either way";
+  } else if (n == 0) {
+    c.status = Outcome::Inconclusive;
+    c.need = {{"samples", 1}};
+    c.message = "no requests completed: no error rate";
+  } else if (ub < o.maxErrorRate) {
     c.status = Outcome::Pass;
     c.message = base + " < " + fmtNum(o.maxErrorRate, 4);
   } else if (lb > o.maxErrorRate) {
@@ -177,7 +206,6 @@ Check validCheck(const RunResult& r, const std::string& subject) {
 
 Outcome runMeetsObjectives(const RunResult& r, const Objectives& o) {
   if (r.saturated) return Outcome::Fail;
-  const Outcome p = p95Check(r, o, "").status, e = errorRateCheck(r, o, "").status;
   if (!r.valid) {
     // Latency counts from each request's scheduled arrival, so a generator
     // that fell behind inflates it, by up to its issue delay. Such a run is a
@@ -185,19 +213,20 @@ Outcome runMeetsObjectives(const RunResult& r, const Objectives& o) {
     // the generator's p99 issue delay, is still over the objective (or
     // requests failed other than by missing their deadline). Otherwise it
     // settles nothing, either way.
+    // (The checks themselves call such a run inconclusive; the search asks
+    // more: whether the lag can explain the miss.)
     const auto q = stats::quantileCI(r.sortedLatencies(), 0.95, o.confidence);
-    if (p == Outcome::Fail && std::isfinite(q.lo) && q.lo - r.issueDelayP99Ms >= o.p95LatencyMs)
-      return Outcome::Fail;
-    if (e == Outcome::Fail) {
-      RunResult own = r;  // the errors the generator's lag cannot have caused
-      if (auto it = own.errorKinds.find("deadline"); it != own.errorKinds.end()) {
-        own.errors -= std::min(own.errors, it->second);
-        own.errorKinds.erase(it);
-      }
-      if (errorRateCheck(own, o, "").status == Outcome::Fail) return Outcome::Fail;
+    if (std::isfinite(q.lo) && q.lo - r.issueDelayP99Ms >= o.p95LatencyMs) return Outcome::Fail;
+    RunResult own = r;  // the errors the generator's lag cannot have caused
+    own.valid = true;
+    if (auto it = own.errorKinds.find("deadline"); it != own.errorKinds.end()) {
+      own.errors -= std::min(own.errors, it->second);
+      own.errorKinds.erase(it);
     }
+    if (errorRateCheck(own, o, "").status == Outcome::Fail) return Outcome::Fail;
     return Outcome::Inconclusive;
   }
+  const Outcome p = p95Check(r, o, "").status, e = errorRateCheck(r, o, "").status;
   if (p == Outcome::Fail || e == Outcome::Fail) return Outcome::Fail;
   return worst(p, e);
 }

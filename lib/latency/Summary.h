@@ -17,13 +17,21 @@ namespace cvgate::latency {
 /// `confidence`, stages (mean, p95), rates, errors, issue delay, validity.
 json runToJson(const RunResult& r, double confidence);
 
+/// The counts a check's detail carries, so that a reader can test them at
+/// another confidence: scenario, offered_rps, requests, errors,
+/// at_or_over_p95_objective (requests whose latency reached the P95
+/// objective), valid, saturated.
+json runCounts(const RunResult& r, const Objectives& o);
+
 /// latency.p95: pass iff the CI's upper end < objective; fail iff its lower
 /// end >= objective (or the run is saturated: latency grows without bound);
-/// else inconclusive with need.samples.
+/// else inconclusive with need.samples. An invalid run (the generator fell
+/// behind) is inconclusive, never fail or pass.
 Check p95Check(const RunResult& r, const Objectives& o, const std::string& subject);
 
 /// latency.error_rate: one-sided Clopper-Pearson upper bound < objective.
-/// Fail when the point estimate's lower two-sided end is above the objective.
+/// Fail when the one-sided lower bound is above the objective. An invalid run
+/// or one without requests is inconclusive.
 Check errorRateCheck(const RunResult& r, const Objectives& o, const std::string& subject);
 
 /// latency.valid: the generator kept up (issue delay p99 within bound).

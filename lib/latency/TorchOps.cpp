@@ -185,7 +185,7 @@ Variant makeVariant(const Model& base, const std::string& transform) {
 
 Expected<OperatorProfile> profileOperators(const Model& model, const std::vector<Image>& images,
                                            int batch, int iterations, std::size_t topN,
-                                           const std::string& chromeTrace) {
+                                           bool chromeTrace) {
   namespace prof = torch::autograd::profiler;
   if (images.empty()) return badInput("operator profile: no input images");
   const Manifest& m = model.manifest();
@@ -235,10 +235,9 @@ Expected<OperatorProfile> profileOperators(const Model& model, const std::vector
   }
   std::sort(out.top.begin(), out.top.end(), [](const OperatorStat& x, const OperatorStat& y) { return x.selfMs > y.selfMs; });
   if (out.top.size() > topN) out.top.resize(topN);
-  if (!chromeTrace.empty()) {
-    // The profiler writes a file of its own; it goes to a private temporary
-    // file first, then to the path asked for by the output writer (which
-    // writes through a device, FIFO or symlink instead of replacing it).
+  if (chromeTrace) {
+    // The profiler writes a file of its own: a private temporary one, read
+    // back; the caller writes the trace where it was asked for.
     std::error_code ec;
     std::string tmpl = (std::filesystem::temp_directory_path(ec) / "cvgate-trace-XXXXXX").string();
     const int fd = ::mkstemp(tmpl.data());
@@ -251,13 +250,12 @@ Expected<OperatorProfile> profileOperators(const Model& model, const std::vector
       }
     } catch (const std::exception& e) {
       ::unlink(tmpl.c_str());
-      return badInput("'" + chromeTrace + "': cannot write the Chrome trace: " + firstLine(e));
+      return internalError("cannot record the Chrome trace: " + firstLine(e));
     }
     auto trace = readFile(tmpl);
     ::unlink(tmpl.c_str());
     if (!trace.ok()) return trace.error();
-    CVGATE_TRY(writeOutputFile(chromeTrace, *trace));
-    out.chromeTrace = chromeTrace;
+    out.chromeTrace = std::move(*trace);
   }
   return out;
 }

@@ -45,15 +45,15 @@ struct OperatorProfile {
   double profiledMs = 0;           ///< sum of self times of every operator
   int iterations = 0;
   int batch = 0;
-  std::string chromeTrace;         ///< the file written, if any
+  std::string chromeTrace;         ///< the trace's JSON text (Chrome trace events), if asked for
 };
 
 /// Profile `iterations` forward passes of batches of `batch` preprocessed
 /// images with libtorch's (legacy) profiler; keep the `topN` operators by
-/// self time. chromeTrace non-empty: also write a Chrome trace there.
+/// self time. `chromeTrace`: also record a Chrome trace (its text in the result).
 Expected<OperatorProfile> profileOperators(const Model& model, const std::vector<Image>& images,
                                            int batch, int iterations, std::size_t topN,
-                                           const std::string& chromeTrace);
+                                           bool chromeTrace);
 
 /// Single-thread float32 GEMM (at::mm, n x n) rate in GFLOP/s over ~seconds.
 struct GemmResult {

@@ -129,8 +129,14 @@ TEST(ProfileLatencyE2e, PassingRunHasEveryCheckAndValidatesAgainstTheSchema) {
   }
   EXPECT_TRUE(rep["results"]["comparison"].contains("p95_ratio_candidate_to_current"));
   EXPECT_TRUE(std::filesystem::exists(t.file("var/feeds/v1_latency_feed/e2e-1.json")));
-  EXPECT_TRUE(std::filesystem::exists(t.file("trace.current.json")));
-  EXPECT_GT(std::filesystem::file_size(t.file("trace.current.json")), 10u);
+  // One Chrome trace, a process per subject.
+  auto trace = nlohmann::json::parse(slurp(t.file("trace.json")), nullptr, false);
+  ASSERT_TRUE(trace.is_object() && trace["traceEvents"].is_array()) << slurp(t.file("trace.json")).substr(0, 200);
+  std::set<std::string> processes;
+  for (const auto& e : trace["traceEvents"])
+    if (e.value("name", "") == "process_name") processes.insert(e["args"]["name"].get<std::string>());
+  EXPECT_EQ(processes.size(), 2u);
+  EXPECT_GT(trace["traceEvents"].size(), 4u);
   expectValidReport(t, slurp(t.file("rep.json")));
 }
 

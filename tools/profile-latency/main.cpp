@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   int intraOp = 0, interOp = 0;
   bool search = false, noSearch = false, sweep = false, noSweep = false, noProfile = false, gemm = false;
   app.add_option("--scenario", scenario, "single-stream, server, offline or all (default: [latency] scenario, server)");
-  app.add_option("--offered-rps", rate, "server: offered Poisson arrival rate, requests/s (default: [latency] offered_rps, 200)");
+  app.add_option("--offered-rps", rate, "server: offered Poisson arrival rate of the gate run, requests/s (default: [latency] offered_rps; 0 or unset: objectives.min_throughput_rps, the operating point decide judges production at)");
   app.add_option("--duration", duration, "seconds per measured run (default: [latency] duration_s, 4)");
   app.add_option("--workers", workers, "server/offline: worker threads (default: [latency] workers, 2)");
   app.add_option("--max-batch", maxBatch, "server/offline: largest dynamic batch (default: [latency] max_batch, 8)");
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   app.add_option("--intra-op-threads", intraOp, "torch intra-op threads for this run (default: [runtime] intra_op_threads)");
   app.add_option("--inter-op-threads", interOp, "torch inter-op threads for this run (default: [runtime] inter_op_threads)");
   app.add_flag("--no-profile", noProfile, "skip the operator-level profile of the forward pass");
-  app.add_option("--chrome-trace", o.chromeTrace, "also write a Chrome trace of the forward pass here (one per subject)");
+  app.add_option("--chrome-trace", o.chromeTrace, "also write a Chrome trace of the forward pass here (one process per subject)");
   app.add_option("--patch-out", o.patchOut, "with --sweep: write <DIR>/<subject>/patch.toml and any optimised archive");
   app.add_flag("--noop", o.noop, "measure the load generator's own overhead on a no-op system under test");
   app.add_flag("--gemm-bench", gemm, "print the single-core float32 GEMM GFLOP/s of this machine (roofline) and exit");
