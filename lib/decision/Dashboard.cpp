@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "common/Strings.h"
 #include "common/Time.h"
 #include "decision/Decide.h"
@@ -161,12 +162,7 @@ std::string shortCycle(const std::string& id) {
 std::string renderDashboard(const std::string& stateDir, const Objectives& ob) {
   // Verdict history (newest 200).
   std::vector<json> verdicts;
-  for (const auto& name : listFeed(stateDir, "verdicts")) {
-    auto text = readFile(feedPath(stateDir, "verdicts", name));
-    if (!text.ok()) continue;
-    json j = json::parse(*text, nullptr, false);
-    if (j.is_object() && j.contains("results") && j["results"].is_object()) verdicts.push_back(std::move(j));
-  }
+  for (auto& e : readFeed(stateDir, "verdicts", verdictRecordProblem).entries) verdicts.push_back(std::move(e.doc));
   if (verdicts.size() > 200) verdicts.erase(verdicts.begin(), verdicts.end() - 200);
   const std::size_t n = verdicts.size();
   std::vector<std::string> labels;
@@ -179,11 +175,12 @@ std::string renderDashboard(const std::string& stateDir, const Objectives& ob) {
   // Registry history: deploys and rollbacks of these cycles.
   std::vector<Marker> markers;
   std::vector<json> regHistory;
-  if (auto text = readFile((fs::path(stateDir) / "registry" / "state.json").string()); text.ok()) {
-    json st = json::parse(*text, nullptr, false);
+  if (auto parsed = readJsonFile((fs::path(stateDir) / "registry" / "state.json").string()); parsed.ok()) {
+    const json& st = *parsed;
     if (st.is_object() && st.contains("history") && st["history"].is_array())
       for (const auto& h : st["history"]) {
-        std::string op = h.value("op", "");
+        if (!h.is_object() || !h.contains("op") || !h["op"].is_string()) continue;
+        std::string op = h["op"].get<std::string>();
         if (op != "deploy" && op != "rollback") continue;
         regHistory.push_back(h);
         std::string cyc = h.contains("cycle_id") && h["cycle_id"].is_string() ? h["cycle_id"].get<std::string>() : "";

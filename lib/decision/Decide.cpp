@@ -12,6 +12,7 @@
 #include "common/TestHooks.h"
 #include "common/Time.h"
 #include "report/Feed.h"
+#include "common/Json.h"
 
 namespace cvgate::decision {
 
@@ -63,23 +64,23 @@ RegistryFacts gatherRegistry(std::optional<Registry>& reg, const std::string& st
   return f;
 }
 
-std::vector<json> readVerdicts(const std::string& stateDir) {
+std::vector<json> readVerdicts(const std::string& stateDir, std::vector<std::string>& skipped) {
+  FeedRead fr = readFeed(stateDir, "verdicts", verdictRecordProblem);
+  skipped.insert(skipped.end(), fr.skipped.begin(), fr.skipped.end());
   std::vector<json> out;
-  for (const auto& name : listFeed(stateDir, "verdicts")) {
-    auto text = readFile(feedPath(stateDir, "verdicts", name));
-    if (!text.ok()) continue;
-    json j = json::parse(*text, nullptr, false);
-    if (!j.is_discarded() && j.is_object()) out.push_back(std::move(j));
-  }
+  for (auto& e : fr.entries) out.push_back(std::move(e.doc));
   return out;
 }
 
-std::vector<Report> readLatencyHistory(const std::string& stateDir) {
+std::vector<Report> readLatencyHistory(const std::string& stateDir, std::vector<std::string>& skipped) {
   std::vector<Report> out;
-  for (const auto& name : listFeed(stateDir, "v1_latency_feed")) {
-    auto r = readReport(feedPath(stateDir, "v1_latency_feed", name), "cvgate.latency");
-    if (r.ok()) out.push_back(std::move(*r));
-  }
+  FeedRead fr = readFeed(stateDir, "v1_latency_feed", [&](const json& j) -> std::string {
+    auto r = reportFromJson(j, "cvgate.latency");
+    if (!r) return r.error().message();
+    out.push_back(std::move(*r));
+    return "";
+  });
+  skipped.insert(skipped.end(), fr.skipped.begin(), fr.skipped.end());
   return out;
 }
 
@@ -96,6 +97,35 @@ json blessingFor(const PolicyInput& in, Verdict v) {
     if (!b.contains("candidate") || !b["candidate"].is_object()) continue;
     return json{{"schema", "cvgate.blessed/1"}, {"model_sha256", in.candidateSha}, {"cycle_id", in.cycleId},
                 {"recorded_at", nowIsoUtc()}, {"source", lr.path}, {"compliance", b["candidate"]}};
+  }
+  return nullptr;
+}
+
+/// Baselines follow production: when this cycle's compliance report found no
+/// blessed figure for production (adopted, deployed by hand, or measured
+/// under another key), its own measurement of production becomes the blessed
+/// figure. Only when production did not change this cycle. Returns what was
+/// recorded (null: nothing).
+json rebaseline(std::optional<Registry>& reg, const PolicyInput& in, const Action& action, bool dryRun) {
+  if (dryRun || !reg || action.performed || in.currentSha.empty()) return nullptr;
+  for (const auto& lr : in.reports) {
+    if (lr.kind != "cvgate.compliance" || lr.state != LoadedReport::State::Accepted || !lr.report) continue;
+    const Check* c = lr.report->findCheck("compliance.regression", "current");
+    if (!c || !c->detail.is_object() || c->detail.value("rebaseline", false) != true) return nullptr;
+    const json& res = lr.report->results;
+    if (!res.is_object() || !res.contains("blessing") || !res["blessing"].is_object() ||
+        !res["blessing"].contains("current") || !res["blessing"]["current"].is_object())
+      return nullptr;
+    json rec = {{"schema", "cvgate.blessed/1"}, {"model_sha256", in.currentSha}, {"cycle_id", in.cycleId},
+                {"recorded_at", nowIsoUtc()}, {"source", lr.path}, {"compliance", res["blessing"]["current"]},
+                {"why", c->detail.value("reason", std::string())}};
+    if (auto st = reg->bless(in.currentSha, rec); !st.ok()) {
+      spdlog::warn("could not record production's blessed compliance: {}", st.error().message());
+      return nullptr;
+    }
+    spdlog::info("baseline: recorded this cycle's compliance of production {} as its blessed figure ({})",
+                 shortSha(in.currentSha), rec["why"].get<std::string>());
+    return rec;
   }
   return nullptr;
 }
@@ -213,8 +243,11 @@ Expected<DecideResult> runDecide(const ToolContext& ctx, const DecideOptions& op
     if (lr.state == LoadedReport::State::Refused) spdlog::warn("{}", lr.problem);
 
   // 4. History and error budget.
-  in.history = countHistory(readVerdicts(ctx.stateDir), ctx.cycleId, in.currentSha, in.candidateSha);
-  auto latencyHistory = readLatencyHistory(ctx.stateDir);
+  std::vector<std::string> skipped;
+  in.history = countHistory(readVerdicts(ctx.stateDir, skipped), ctx.cycleId, in.currentSha, in.candidateSha, now,
+                            in.decision.maxCycleGapS);
+  auto latencyHistory = readLatencyHistory(ctx.stateDir, skipped);
+  in.history.skipped = skipped;
   for (const auto& lr : in.reports)
     if (lr.kind == "cvgate.latency" && lr.state == LoadedReport::State::Accepted) latencyHistory.insert(latencyHistory.begin(), *lr.report);
   in.budget = computeErrorBudget(latencyHistory, in.currentSha, in.objectives.maxErrorRate,
@@ -236,6 +269,11 @@ Expected<DecideResult> runDecide(const ToolContext& ctx, const DecideOptions& op
                               "the registry changed while this cycle was deciding (" + r.action.error +
                                   "); nothing was changed; the next cycle judges what the registry holds now");
     r.action.ok = true;
+  }
+  try {
+    r.rebaselined = rebaseline(reg, in, r.action, opts.dryRun);
+  } catch (const json::exception& e) {
+    spdlog::warn("baseline: the compliance report's figures have a field of the wrong type: {}", e.what());
   }
 
   // 7. Incidents.
@@ -282,7 +320,17 @@ Expected<DecideResult> runDecide(const ToolContext& ctx, const DecideOptions& op
 
   // 8. Innovation relay.
   {
-    auto found = findDiscoveries(in, ctx.config);
+    // The reports' results are free-form: a field of an unexpected type there
+    // costs this cycle its discoveries, never its verdict.
+    std::vector<Discovery> found;
+    try {
+      found = findDiscoveries(in, ctx.config);
+    } catch (const json::exception& e) {
+      spdlog::warn("innovation relay: a report's results have a field of an unexpected type ({}); no discoveries "
+                   "relayed this cycle", e.what());
+      in.history.skipped.push_back("discoveries: a report's results have a field of an unexpected type (" +
+                                   std::string(e.what()) + ")");
+    }
     CVGATE_TRY_ASSIGN(paths, publishDiscoveries(ctx.stateDir, ctx.cycleId, found, opts.dryRun));
     r.relayPaths = paths;
   }

@@ -56,6 +56,7 @@ struct DecideResult {
   int exitCode = 0;
   bool dryRun = false;             ///< --dry-run was given
   std::string stateDir;            ///< the state directory used
+  json rebaselined;                ///< production's blessed figure recorded this cycle (null: none)
 };
 
 /// Run decide for the context's cycle. Bad flags or config are errors; missing

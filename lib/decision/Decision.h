@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -64,10 +65,15 @@ struct RegistryFacts {
   std::string rollbackTargetProblem;   ///< its error otherwise
 };
 
-/// Counted from the verdicts feed (earlier cycles only).
+/// Counted from the verdicts feed (earlier cycles only). "Consecutive" means
+/// in a row in time: a cycle further from the next than
+/// decision.max_cycle_gap_s ends every streak.
 struct HistoryFacts {
   int passStreak = 0;              ///< previous consecutive cycles whose GO gates all passed, same models
-  int breachStreak = 0;            ///< previous consecutive cycles with a production breach, same current
+  /// Per production gate ("latency.p95/current"): previous consecutive cycles
+  /// in which it breached, same current model.
+  std::map<std::string, int> breachStreaks;
+  std::vector<std::string> skipped;///< verdict records that could not be read (file: why)
 };
 
 /// Error budget of the current model over decision.error_budget_window_h,
@@ -98,6 +104,10 @@ struct Gate {
   std::string reason;              ///< one line for a person
   json need;                       ///< inconclusive: how much more evidence
   std::string source;              ///< "cvgate.latency", "registry", "verdicts", ...
+  bool breach = false;             ///< production: a confident breach this cycle (status fail)
+  bool integrity = false;          ///< production: a breach of integrity, which rolls back at once
+  /// "id/subject": the gate's identity across cycles (history, streaks).
+  std::string key() const { return id + "/" + subject; }
 };
 
 /// Everything the policy looks at.
@@ -120,10 +130,13 @@ struct Decision {
   std::vector<std::string> reasons;
   std::vector<std::string> whatWouldChange;
   bool goGatesPass = false;        ///< every candidate gate passed this cycle (history counts these)
-  bool productionBreach = false;   ///< a production gate failed with confidence this cycle
+  bool productionBreach = false;   ///< a production gate breached with confidence this cycle
   bool cycleError = false;         ///< a report missing, refused or an error report; registry unavailable
   int passStreak = 0;              ///< including this cycle
-  int breachStreak = 0;            ///< including this cycle
+  int breachStreak = 0;            ///< the longest per-gate breach streak, including this cycle
+  std::vector<std::string> breaches;         ///< keys of the production gates breaching this cycle
+  std::map<std::string, int> breachStreaks;  ///< per breaching gate, including this cycle
+  bool integrityBreach = false;    ///< production's bytes are not what the registry recorded
   bool noRollbackTarget = false;   ///< breach confirmed but nothing verified to roll back to
   std::vector<std::string> cycleProblems; ///< what made the cycle an errored one
 };
@@ -144,10 +157,25 @@ Decision evaluatePolicy(const PolicyInput& in);
 /// not parse or is another kind (the problem says why). Not screened yet.
 LoadedReport loadReport(const ReportSlot& slot, const std::string& path);
 
-/// From earlier verdict records (JSON, oldest first; this cycle's own skipped):
-/// the pass streak for (current, candidate) and the breach streak for current.
+/// Why a verdict record cannot be used as history ("" when it can): its
+/// fields must have the types countHistory reads.
+std::string verdictRecordProblem(const json& record);
+
+/// From earlier verdict records (oldest first, each accepted by
+/// verdictRecordProblem; this cycle's own skipped): the pass streak for
+/// (current, candidate) and the per-gate breach streaks for current, counting
+/// only cycles in a row in time (each within maxGapS of the next, the newest
+/// within maxGapS of `now`).
 HistoryFacts countHistory(const std::vector<json>& verdicts, const std::string& cycleId,
-                          const std::string& currentSha, const std::string& candidateSha);
+                          const std::string& currentSha, const std::string& candidateSha,
+                          std::chrono::system_clock::time_point now, double maxGapS);
+
+/// The fields of a verdict record's results that countHistory reads in later
+/// cycles: current_sha256, candidate_sha256, go_gates_pass, breaches.
+json historyFields(const PolicyInput& in, const Decision& d);
+
+/// The production gates' keys, in the order the policy evaluates them.
+const std::vector<std::string>& productionGateKeys();
 
 /// Request and error counts a latency report carries for `subject`:
 /// results.<subject>.requests / results.<subject>.errors, else the sum over

@@ -5,12 +5,13 @@
 #include <set>
 
 #include "common/ExitCodes.h"
-#include "common/Json.h"
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
 #include "common/Time.h"
 #include "decision/Decision.h"
+#include "stats/Stats.h"
 
 namespace cvgate::decision {
 
@@ -132,7 +133,18 @@ void screenReports(PolicyInput& in, std::chrono::system_clock::time_point now) {
       refuse("finished_at " + r.finishedAt + " is in the future (clock skew > 300 s)");
       continue;
     }
+    // A report that judges a model must say which bytes it judged.
     bool refused = false;
+    for (const auto& c : r.checks) {
+      if (c.subject != "current" && c.subject != "candidate") continue;
+      auto it = r.subjects.find(c.subject);
+      if (it == r.subjects.end() || it->second.sha256.empty()) {
+        refuse("its check " + c.id + " judges the " + c.subject + " model, but the report names no sha256 for it");
+        refused = true;
+        break;
+      }
+    }
+    if (refused) continue;
     for (const auto& [role, want] : {std::pair<std::string, std::string>{"current", in.currentSha},
                                      std::pair<std::string, std::string>{"candidate", in.candidateSha}}) {
       auto it = r.subjects.find(role);
@@ -392,9 +404,10 @@ Gate budgetGate(const PolicyInput& in) {
   g.objective = 1.0;
   const auto& b = in.budget;
   if (!b.known) {
-    g.status = Outcome::Pass;
+    g.status = Outcome::Inconclusive;
     g.reason = "no request counts of the current model in the last " + fmtNum(b.windowH, 1) +
-               " h of the latency feed: budget not computed, not blocking";
+               " h of the latency feed: the error budget cannot be computed";
+    g.need = {{"latency_report", "a valid latency report of the current model with request counts"}};
     return g;
   }
   g.value = b.consumed;
@@ -409,6 +422,123 @@ Gate budgetGate(const PolicyInput& in) {
     g.status = Outcome::Pass;
     g.reason = (b.exhausted ? "error budget exhausted (not blocking: block_go_on_exhausted_budget = false): "
                             : "error budget " + fmtNum(100.0 * (1.0 - b.consumed), 1) + " % left: ") + figures;
+  }
+  return g;
+}
+
+/// A check's detail when it is an object, else an empty object.
+const json& detailOf(const Check& c) {
+  static const json empty = json::object();
+  return c.detail.is_object() ? c.detail : empty;
+}
+
+/// A production gate: the tool's check as read, then decide's own breach
+/// test on the counts the check carries, one-sided at
+/// decision.breach_confidence. Only a confident breach is a fail; a check the
+/// tool failed at its own (lower) confidence, but that is not a breach at
+/// decide's, is inconclusive. The rollback rule builds on this: a gate must
+/// breach in decision.consecutive_fails_for_rollback cycles in a row
+/// (docs/checks.md says why those numbers).
+Gate productionGate(const PolicyInput& in, const GateSpec& spec) {
+  Gate g = gateFromCheck(in, spec, "production");
+  const LoadedReport* lr = slotOf(in, spec.kind);
+  if (g.status == Outcome::Error || !lr || !lr->report) return g;
+  const Check* c = lr->report->findCheck(spec.id, spec.subject);
+  if (!c) return g;
+  const double conf = in.decision.breachConfidence;
+  const std::string level = fmtNum(100.0 * conf, 0) + " %";
+  const std::string toolSaid = c->message.empty() ? toString(c->status) : c->message;
+  auto judge = [&](bool breach, const std::string& figures) {
+    if (breach) {
+      g.status = Outcome::Fail;
+      g.breach = true;
+      g.reason = figures + " (a breach at " + level + " one-sided)";
+    } else if (g.status == Outcome::Fail) {
+      g.status = Outcome::Inconclusive;
+      g.reason = "not a breach at " + level + ": " + figures + " (the tool's check said: " + toolSaid + ")";
+    }
+  };
+  auto noEvidence = [&](const std::string& why) {
+    if (g.status == Outcome::Fail || g.status == Outcome::Pass) g.status = Outcome::Inconclusive;
+    g.reason = why + " (the tool's check said: " + toolSaid + ")";
+  };
+  const std::string id = spec.id;
+  if (id == "latency.p95" || id == "latency.error_rate") {
+    JsonFields d(detailOf(*c), "detail");
+    const auto n = d.integer("requests", -1), errors = d.integer("errors", -1),
+               slow = d.integer("at_or_over_p95_objective", -1);
+    const bool valid = d.boolean("valid", false);
+    const auto offered = d.optNum("offered_rps");
+    if (!d.ok() || n < 0 || errors < 0 || slow < 0 || errors > n || slow > n) {
+      noEvidence("the check carries no request counts to test");
+      return g;
+    }
+    if (!valid) {
+      noEvidence("the run was invalid (the load generator fell behind): not evidence");
+      return g;
+    }
+    const double rate = in.objectives.minThroughputRps;
+    if (!offered || std::fabs(*offered - rate) > 1e-6 * rate) {
+      noEvidence("measured at " + (offered ? fmtNum(*offered, 1) + "/s" : std::string("no offered rate")) +
+                 ", not at the operating point " + fmtNum(rate, 1) + "/s");
+      return g;
+    }
+    const auto N = static_cast<std::uint64_t>(n);
+    if (id == "latency.p95") {
+      // P95 >= objective  <=>  at least 5 % of requests take the objective or longer.
+      const auto K = static_cast<std::uint64_t>(slow);
+      const double lower = stats::clopperPearsonLower(K, N, conf);
+      judge(N > 0 && lower > 0.05, std::to_string(K) + " of " + std::to_string(N) + " requests took " +
+                                       fmtNum(in.objectives.p95LatencyMs, 1) + " ms or longer, lower bound " +
+                                       fmtNum(100.0 * lower, 2) + " % " + (lower > 0.05 ? ">" : "<=") + " 5 %");
+    } else {
+      const auto K = static_cast<std::uint64_t>(errors);
+      const double lower = stats::clopperPearsonLower(K, N, conf);
+      judge(N > 0 && lower > in.objectives.maxErrorRate,
+            std::to_string(K) + " of " + std::to_string(N) + " requests failed, lower bound " +
+                fmtNum(100.0 * lower, 3) + " % " + (lower > in.objectives.maxErrorRate ? ">" : "<=") + " " +
+                fmtNum(100.0 * in.objectives.maxErrorRate, 2) + " %");
+    }
+  } else if (id == "compliance.error_rate") {
+    JsonFields d(detailOf(*c), "detail");
+    const auto n = d.integer("n", -1), errors = d.integer("errors", -1);
+    if (!d.ok() || n <= 0 || errors < 0 || errors > n) {
+      noEvidence("the check carries no request counts to test");
+      return g;
+    }
+    const double lower = stats::clopperPearsonLower(static_cast<std::uint64_t>(errors), static_cast<std::uint64_t>(n), conf);
+    judge(lower > in.objectives.maxErrorRate,
+          std::to_string(errors) + " of " + std::to_string(n) + " evaluation requests failed, lower bound " +
+              fmtNum(100.0 * lower, 3) + " %");
+  } else if (id == "compliance.regression") {
+    JsonFields d(detailOf(*c), "detail");
+    const auto k1 = d.integer("blessed_compliant", -1), n1 = d.integer("blessed_n", -1);
+    const auto k2 = d.integer("compliant", -1), n2 = d.integer("n", -1);
+    if (!d.ok() || n1 <= 0 || n2 <= 0 || k1 < 0 || k2 < 0 || k1 > n1 || k2 > n2) {
+      if (g.status == Outcome::Fail) noEvidence("the check carries no counts of both figures to test");
+      return g;
+    }
+    // Both figures are measurements: the difference's interval accounts for
+    // the uncertainty of each (Newcombe's hybrid score interval). The blessed
+    // figure is the same in every cycle of a streak, so its error does not
+    // average out over the cycles the rollback rule waits for: this gate
+    // tests at a tenth of the breach level's error rate (99.9 % for 99 %).
+    const double regConf = 1.0 - (1.0 - conf) / 10.0;
+    const auto diff = stats::proportionDifference(static_cast<std::uint64_t>(k1), static_cast<std::uint64_t>(n1),
+                                                  static_cast<std::uint64_t>(k2), static_cast<std::uint64_t>(n2),
+                                                  2.0 * regConf - 1.0);
+    judge(std::isfinite(diff.hi) && diff.hi < 0,
+          "compliance " + fmtNum(static_cast<double>(k2) / static_cast<double>(n2), 4) + " now vs blessed " +
+              fmtNum(static_cast<double>(k1) / static_cast<double>(n1), 4) + ", difference upper bound " +
+              fmtNum(diff.hi, 4) + " at " + fmtNum(100.0 * regConf, 1) + " %");
+  } else if (id == "env.model_hash") {
+    // Production's bytes are not what the registry says is deployed.
+    if (g.status == Outcome::Fail) {
+      g.breach = true;
+      g.integrity = true;
+    }
+  } else if (g.status == Outcome::Fail) {
+    g.breach = true;  // env.golden: outputs are compared exactly, no sampling
   }
   return g;
 }
@@ -449,37 +579,63 @@ std::string changeFor(const Gate& g) {
 
 }  // namespace
 
+namespace {
+
+struct Specs {
+  std::vector<GateSpec> candidate, production;
+};
+
+Specs specsFor(const Objectives& ob) {
+  return {{
+              {"latency.p95", "candidate", "cvgate.latency", "<", ob.p95LatencyMs, "ms"},
+              {"latency.error_rate", "candidate", "cvgate.latency", "<", ob.maxErrorRate, "fraction"},
+              {"latency.throughput", "candidate", "cvgate.latency", ">=", ob.minThroughputRps, "1/s"},
+              {"latency.valid", "candidate", "cvgate.latency", "", NAN, ""},
+              {"compliance.uplift", "candidate", "cvgate.compliance", ">=", ob.minComplianceUplift, "fraction"},
+              {"compliance.error_rate", "candidate", "cvgate.compliance", "<", ob.maxErrorRate, "fraction"},
+              {"integration.risk", "candidate", "cvgate.integration", "", NAN, ""},
+              {"integration.interface", "candidate", "cvgate.integration", "", NAN, ""},
+              {"integration.behaviour", "candidate", "cvgate.integration", "", NAN, ""},
+          },
+          {
+              {"latency.p95", "current", "cvgate.latency", "<", ob.p95LatencyMs, "ms"},
+              {"latency.error_rate", "current", "cvgate.latency", "<", ob.maxErrorRate, "fraction"},
+              {"compliance.error_rate", "current", "cvgate.compliance", "<", ob.maxErrorRate, "fraction"},
+              {"compliance.regression", "current", "cvgate.compliance", "", NAN, ""},
+              {"env.golden", "current", "cvgate.env", "", NAN, ""},
+              {"env.model_hash", "current", "cvgate.env", "", NAN, ""},
+          }};
+}
+
+}  // namespace
+
+const std::vector<std::string>& productionGateKeys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k;
+    for (const auto& s : specsFor(Objectives{}).production) k.push_back(std::string(s.id) + "/" + s.subject);
+    k.push_back("registry.current/current");
+    return k;
+  }();
+  return keys;
+}
+
 Decision evaluatePolicy(const PolicyInput& in) {
   Decision d;
-  const auto& ob = in.objectives;
-  const std::vector<GateSpec> candidateSpecs = {
-      {"latency.p95", "candidate", "cvgate.latency", "<", ob.p95LatencyMs, "ms"},
-      {"latency.error_rate", "candidate", "cvgate.latency", "<", ob.maxErrorRate, "fraction"},
-      {"latency.throughput", "candidate", "cvgate.latency", ">=", ob.minThroughputRps, "1/s"},
-      {"latency.valid", "candidate", "cvgate.latency", "", NAN, ""},
-      {"compliance.uplift", "candidate", "cvgate.compliance", ">=", ob.minComplianceUplift, "fraction"},
-      {"compliance.error_rate", "candidate", "cvgate.compliance", "<", ob.maxErrorRate, "fraction"},
-      {"integration.risk", "candidate", "cvgate.integration", "", NAN, ""},
-      {"integration.interface", "candidate", "cvgate.integration", "", NAN, ""},
-  };
-  const std::vector<GateSpec> productionSpecs = {
-      {"latency.p95", "current", "cvgate.latency", "<", ob.p95LatencyMs, "ms"},
-      {"latency.error_rate", "current", "cvgate.latency", "<", ob.maxErrorRate, "fraction"},
-      {"compliance.error_rate", "current", "cvgate.compliance", "<", ob.maxErrorRate, "fraction"},
-      {"compliance.regression", "current", "cvgate.compliance", "", NAN, ""},
-      {"env.golden", "current", "cvgate.env", "", NAN, ""},
-      {"env.model_hash", "current", "cvgate.env", "", NAN, ""},
-  };
+  const Specs specs = specsFor(in.objectives);
 
   // Candidate gates (all must pass for GO).
   d.gates.push_back(candidateGate(in));
-  for (const auto& s : candidateSpecs) d.gates.push_back(gateFromCheck(in, s, "candidate"));
+  for (const auto& s : specs.candidate) d.gates.push_back(gateFromCheck(in, s, "candidate"));
   d.gates.push_back(envGate(in));
   d.gates.push_back(rollbackGate(in));
   d.gates.push_back(budgetGate(in));
-  // Production gates (a fail is a breach).
-  for (const auto& s : productionSpecs) d.gates.push_back(gateFromCheck(in, s, "production"));
-  d.gates.push_back(currentGate(in));
+  // Production gates (a confident fail is a breach).
+  for (const auto& s : specs.production) d.gates.push_back(productionGate(in, s));
+  {
+    Gate cur = currentGate(in);
+    if (cur.status == Outcome::Fail) cur.breach = cur.integrity = true;
+    d.gates.push_back(cur);
+  }
 
   for (const auto& lr : in.reports)
     if (std::string why = unusable(&lr, lr.kind); !why.empty()) d.cycleProblems.push_back(why);
@@ -490,13 +646,21 @@ Decision evaluatePolicy(const PolicyInput& in) {
   std::vector<const Gate*> breaches;
   for (const auto& g : d.gates) {
     if (g.group == "candidate" && g.status != Outcome::Pass) d.goGatesPass = false;
-    if (g.group == "production" && g.status == Outcome::Fail) breaches.push_back(&g);
+    if (g.group == "production" && g.breach) {
+      breaches.push_back(&g);
+      d.breaches.push_back(g.key());
+      const auto it = in.history.breachStreaks.find(g.key());
+      const int streak = (it == in.history.breachStreaks.end() ? 0 : it->second) + 1;
+      d.breachStreaks[g.key()] = streak;
+      d.breachStreak = std::max(d.breachStreak, streak);
+      d.integrityBreach = d.integrityBreach || g.integrity;
+    }
   }
   d.productionBreach = !breaches.empty();
   d.passStreak = d.goGatesPass ? in.history.passStreak + 1 : 0;
-  d.breachStreak = d.productionBreach ? in.history.breachStreak + 1 : 0;
   const int needPasses = std::max(1, in.decision.consecutivePassesForGo);
   const int needFails = std::max(1, in.decision.consecutiveFailsForRollback);
+  const bool confirmed = d.integrityBreach || d.breachStreak >= needFails;
 
   // Policy gates: history.
   {
@@ -525,9 +689,15 @@ Decision evaluatePolicy(const PolicyInput& in) {
     h.objective = needFails;
     h.comparison = ">=";
     h.unit = "cycles";
-    h.status = d.breachStreak >= needFails ? Outcome::Fail : Outcome::Inconclusive;
-    h.reason = std::to_string(d.breachStreak) + " consecutive breaching cycle(s) of " +
-               std::to_string(needFails) + " required for ROLLBACK";
+    h.status = confirmed ? Outcome::Fail : Outcome::Inconclusive;
+    std::vector<std::string> parts;
+    for (const auto& [key, n] : d.breachStreaks) parts.push_back(key + " " + std::to_string(n));
+    h.reason = d.integrityBreach
+                   ? "an integrity breach rolls back at once"
+                   : "breaching cycles in a row, per gate: " + join(parts, ", ") + "; " + std::to_string(needFails) +
+                         " in a row of the same gate, each at " + fmtNum(100.0 * in.decision.breachConfidence, 0) +
+                         " %, are needed for ROLLBACK";
+    if (!confirmed) h.need = json{{"cycles", needFails - d.breachStreak}};
     d.gates.push_back(h);
   }
 
@@ -537,18 +707,21 @@ Decision evaluatePolicy(const PolicyInput& in) {
     return join(parts, "; ");
   };
 
-  if (d.productionBreach && d.breachStreak >= needFails) {
+  if (confirmed) {
+    const std::string why = d.integrityBreach ? "production's integrity is breached"
+                                              : "production breaches an objective with confidence in " +
+                                                    std::to_string(d.breachStreak) + " cycles in a row";
     if (in.registry.rollbackTarget) {
       d.verdict = Verdict::Rollback;
       const Entry& t = *in.registry.rollbackTarget;
-      d.reasons.push_back("production breaches an objective with confidence: " + breachText());
+      d.reasons.push_back(why + ": " + breachText());
       d.reasons.push_back("a verified known-good model exists: " + t.name + " " + t.version + " (" +
                           shortSha(t.sha256) + ")");
       d.whatWouldChange.push_back("production back within its objectives (the failing checks above pass)");
     } else {
       d.verdict = Verdict::Pause;
       d.noRollbackTarget = true;
-      d.reasons.push_back("production breaching, no rollback target: " + breachText());
+      d.reasons.push_back("production breaching, no rollback target: " + why + ": " + breachText());
       d.reasons.push_back("no verified known-good model to roll back to: " +
                           (in.registry.rollbackTargetProblem.empty() ? std::string("registry unavailable")
                                                                      : in.registry.rollbackTargetProblem));
@@ -560,9 +733,10 @@ Decision evaluatePolicy(const PolicyInput& in) {
 
   if (d.productionBreach) {
     d.reasons.push_back("production breaches an objective (" + std::to_string(d.breachStreak) + " of " +
-                        std::to_string(needFails) + " consecutive cycles needed for ROLLBACK): " + breachText());
+                        std::to_string(needFails) + " cycles in a row needed for ROLLBACK): " + breachText());
     d.whatWouldChange.push_back(std::to_string(needFails - d.breachStreak) +
-                                " more breaching cycle(s) -> ROLLBACK; production back within objectives -> no breach");
+                                " more breaching cycle(s) of the same gate -> ROLLBACK; production back within "
+                                "objectives -> no breach");
   }
 
   if (d.goGatesPass && d.passStreak >= needPasses && !d.productionBreach) {
@@ -588,23 +762,65 @@ Decision evaluatePolicy(const PolicyInput& in) {
   return d;
 }
 
+json historyFields(const PolicyInput& in, const Decision& d) {
+  return {{"current_sha256", in.currentSha}, {"candidate_sha256", in.candidateSha},
+          {"go_gates_pass", d.goGatesPass}, {"breaches", d.breaches}};
+}
+
+std::string verdictRecordProblem(const json& v) {
+  if (!v.is_object()) return "not a JSON object";
+  JsonFields f(v, "verdict record");
+  f.require("cycle_id").require("finished_at").require("results");
+  f.str("cycle_id");
+  const std::string finished = f.str("finished_at");
+  const json res = f.object("results");
+  if (!f.ok()) return f.status().error().message();
+  std::chrono::system_clock::time_point t;
+  if (!parseIsoUtc(finished, &t)) return "finished_at '" + finished + "' is not an ISO-8601 UTC time";
+  JsonFields r(res, "verdict record results");
+  r.str("current_sha256");
+  r.str("candidate_sha256");
+  r.boolean("go_gates_pass");
+  const json breaches = r.array("breaches");
+  if (!r.ok()) return r.status().error().message();
+  for (const auto& b : breaches)
+    if (!b.is_string()) return "verdict record results: field 'breaches': expected strings";
+  return "";
+}
+
 HistoryFacts countHistory(const std::vector<json>& verdicts, const std::string& cycleId,
-                          const std::string& currentSha, const std::string& candidateSha) {
+                          const std::string& currentSha, const std::string& candidateSha,
+                          std::chrono::system_clock::time_point now, double maxGapS) {
+  using namespace std::chrono;
   HistoryFacts h;
-  bool passOpen = !candidateSha.empty(), breachOpen = !currentSha.empty();
-  for (auto it = verdicts.rbegin(); it != verdicts.rend() && (passOpen || breachOpen); ++it) {
+  bool passOpen = !candidateSha.empty();
+  std::set<std::string> open;
+  if (!currentSha.empty())
+    for (const auto& k : productionGateKeys()) open.insert(k);
+  system_clock::time_point newer = now;
+  for (auto it = verdicts.rbegin(); it != verdicts.rend() && (passOpen || !open.empty()); ++it) {
     const json& v = *it;
-    if (!v.is_object() || v.value("cycle_id", "") == cycleId) continue;
-    const json res = v.value("results", json::object());
-    if (!res.is_object()) break;
-    std::string cur = res.value("current_sha256", ""), cand = res.value("candidate_sha256", "");
+    if (!verdictRecordProblem(v).empty()) continue;  // the reader skipped and named it already
+    if (v["cycle_id"].get<std::string>() == cycleId) continue;
+    system_clock::time_point t;
+    parseIsoUtc(v["finished_at"].get<std::string>(), &t);
+    if (duration<double>(newer - t).count() > maxGapS) break;  // not in a row in time: every streak ends
+    newer = t;
+    JsonFields r(v["results"], "results");
+    const std::string cur = r.str("current_sha256"), cand = r.str("candidate_sha256");
     if (passOpen) {
-      if (cur == currentSha && cand == candidateSha && res.value("go_gates_pass", false)) ++h.passStreak;
+      if (cur == currentSha && cand == candidateSha && r.boolean("go_gates_pass")) ++h.passStreak;
       else passOpen = false;
     }
-    if (breachOpen) {
-      if (cur == currentSha && res.value("production_breach", false)) ++h.breachStreak;
-      else breachOpen = false;
+    std::set<std::string> breached;
+    for (const auto& b : r.array("breaches")) breached.insert(b.get<std::string>());
+    for (auto k = open.begin(); k != open.end();) {
+      if (cur == currentSha && breached.count(*k)) {
+        ++h.breachStreaks[*k];
+        ++k;
+      } else {
+        k = open.erase(k);
+      }
     }
   }
   return h;

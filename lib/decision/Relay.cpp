@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
 #include "common/Time.h"
@@ -213,22 +214,26 @@ Expected<std::vector<std::string>> publishDiscoveries(const std::string& stateDi
                                                       const std::vector<Discovery>& found, bool dryRun) {
   std::set<std::string> known, toolRelayed;
   const auto names = listFeed(stateDir, "innovation_relay");
-  for (const auto& name : names) {
-    auto text = readFile(feedPath(stateDir, "innovation_relay", name));
-    if (!text.ok()) continue;
-    json j = json::parse(*text, nullptr, false);
+  for (const auto& entry : readFeed(stateDir, "innovation_relay").entries) {
+    const json& j = entry.doc;
     if (!j.is_object()) continue;
+    JsonFields f(j, "relay record");
+    const std::string recCycle = f.str("cycle_id"), recKind = f.str("kind"), recSubject = f.str("subject");
+    if (!f.ok()) {
+      spdlog::warn("skipping relay record '{}': {}", entry.path, f.status().error().message());
+      continue;
+    }
     if (j.contains("key") && j["key"].is_string()) {
       known.insert(j["key"].get<std::string>());
-    } else if (j.value("cycle_id", "") == cycleId) {
+    } else if (recCycle == cycleId) {
       // A keyless record of this cycle: written by a measuring tool of an
       // earlier release, when tools relayed their own patches ("latency-patch",
       // "calibration-temperature"). decide is now the relay's one writer;
       // such a record still keeps its discovery from being relayed twice.
-      std::string k = j.value("kind", "");
+      std::string k = recKind;
       std::replace(k.begin(), k.end(), '-', '_');
       if (k == "latency_patch") k = "optimisation_patch";
-      toolRelayed.insert(k + "|" + j.value("subject", ""));
+      toolRelayed.insert(k + "|" + recSubject);
     }
   }
   std::vector<std::string> paths;
@@ -264,12 +269,22 @@ Expected<std::vector<std::string>> publishDiscoveries(const std::string& stateDi
 
 std::vector<json> readIncidents(const std::string& stateDir) {
   std::vector<json> out;
-  for (const auto& name : listFeed(stateDir, "incidents")) {
-    auto text = readFile(feedPath(stateDir, "incidents", name));
-    if (!text.ok()) continue;
-    json j = json::parse(*text, nullptr, false);
-    if (j.is_object() && j.contains("id")) out.push_back(std::move(j));
-  }
+  // Only records whose fields have the types the readers use.
+  auto problem = [](const json& j) -> std::string {
+    if (!j.is_object()) return "not a JSON object";
+    JsonFields f(j, "incident record");
+    f.require("id");
+    f.str("id");
+    f.str("key");
+    f.str("status");
+    f.str("what");
+    f.optStr("resolved_at");
+    f.str("last_cycle");
+    f.integer("cycles");
+    f.array("evidence");
+    return f.ok() ? std::string() : f.status().error().message();
+  };
+  for (auto& e : readFeed(stateDir, "incidents", problem).entries) out.push_back(std::move(e.doc));
   return out;
 }
 

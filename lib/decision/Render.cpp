@@ -244,18 +244,21 @@ Report makeVerdictReport(const ToolContext& ctx, const DecideResult& r) {
       {"incident", r.incidentIds.empty() ? json(nullptr) : json(r.incidentIds.front())},
       {"incidents", r.incidentIds},
       {"relay", r.relayPaths},
-      {"current_sha256", in.currentSha},
-      {"candidate_sha256", in.candidateSha},
-      {"go_gates_pass", d.goGatesPass},
       {"production_breach", d.productionBreach},
       {"cycle_error", d.cycleError},
+      {"rebaselined", r.rebaselined},
+      {"integrity_breach", d.integrityBreach},
       {"history", {{"consecutive_passes", d.passStreak}, {"required_passes", in.decision.consecutivePassesForGo},
-                   {"consecutive_breaches", d.breachStreak},
-                   {"required_breaches", in.decision.consecutiveFailsForRollback}}},
+                   {"consecutive_breaches", d.breachStreak}, {"breach_streaks", d.breachStreaks},
+                   {"required_breaches", in.decision.consecutiveFailsForRollback},
+                   {"breach_confidence", in.decision.breachConfidence},
+                   {"max_cycle_gap_s", in.decision.maxCycleGapS},
+                   {"skipped", in.history.skipped}}},
       {"error_budget", budget},
       {"rollback_target", target},
       {"kpis", kpisFrom(in)},
   };
+  v.results.update(historyFields(in, d));
   v.finishedAt = nowIsoUtc();
   return v;
 }

@@ -9,6 +9,7 @@
 
 #include <boost/math/distributions/beta.hpp>
 #include <boost/math/distributions/binomial.hpp>
+#include <boost/math/distributions/normal.hpp>
 #include <boost/math/policies/policy.hpp>
 #include <boost/math/tools/minima.hpp>
 
@@ -225,6 +226,36 @@ double clopperPearsonUpper(std::uint64_t k, std::uint64_t n, double confidence) 
   const auto K = static_cast<double>(k);
   const auto N = static_cast<double>(n);
   return bm::quantile(bm::complement(Beta(K + 1.0, N - K), 1.0 - confidence));
+}
+
+double clopperPearsonLower(std::uint64_t k, std::uint64_t n, double confidence) {
+  if (k > n || !isOpenUnit(confidence)) return kNaN;
+  if (k == 0) return 0.0;
+  const auto K = static_cast<double>(k);
+  const auto N = static_cast<double>(n);
+  return bm::quantile(Beta(K, N - K + 1.0), 1.0 - confidence);
+}
+
+namespace {
+/// Wilson score interval of k/n with normal quantile z.
+Interval wilson(double k, double n, double z) {
+  const double p = k / n, z2 = z * z;
+  const double centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const double half = z / (1 + z2 / n) * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n));
+  return Interval{std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+}  // namespace
+
+Interval proportionDifference(std::uint64_t k1, std::uint64_t n1, std::uint64_t k2, std::uint64_t n2,
+                              double confidence) {
+  if (n1 == 0 || n2 == 0 || k1 > n1 || k2 > n2 || !isOpenUnit(confidence)) return Interval{kNaN, kNaN};
+  const double z = bm::quantile(bm::normal_distribution<double>(), 1.0 - (1.0 - confidence) / 2.0);
+  const double N1 = static_cast<double>(n1), N2 = static_cast<double>(n2);
+  const double p1 = static_cast<double>(k1) / N1, p2 = static_cast<double>(k2) / N2;
+  const Interval w1 = wilson(static_cast<double>(k1), N1, z), w2 = wilson(static_cast<double>(k2), N2, z);
+  const double d = p2 - p1;
+  return Interval{d - std::sqrt((p2 - w2.lo) * (p2 - w2.lo) + (w1.hi - p1) * (w1.hi - p1)),
+                  d + std::sqrt((w2.hi - p2) * (w2.hi - p2) + (p1 - w1.lo) * (p1 - w1.lo))};
 }
 
 double mcnemarExactP(std::uint64_t b, std::uint64_t c) {

@@ -75,6 +75,15 @@ Interval clopperPearson(std::uint64_t k, std::uint64_t n, double confidence);
 /// Exact one-sided Clopper-Pearson upper bound at `confidence` (1 when k == n; NaN if k > n).
 double clopperPearsonUpper(std::uint64_t k, std::uint64_t n, double confidence);
 
+/// Exact one-sided Clopper-Pearson lower bound at `confidence` (0 when k == 0; NaN if k > n).
+double clopperPearsonLower(std::uint64_t k, std::uint64_t n, double confidence);
+
+/// Newcombe's hybrid score interval (his method 10, from Wilson intervals) for
+/// the difference of two independent proportions, k2/n2 - k1/n1, two-sided at
+/// `confidence`. NaN ends when either n is 0.
+Interval proportionDifference(std::uint64_t k1, std::uint64_t n1, std::uint64_t k2, std::uint64_t n2,
+                              double confidence);
+
 /// Two-sided exact McNemar p-value for b and c discordant pairs:
 /// min(1, 2 * P(X <= min(b, c))), X ~ Binomial(b + c, 1/2); 1 when b + c == 0.
 double mcnemarExactP(std::uint64_t b, std::uint64_t c);

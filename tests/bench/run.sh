@@ -14,7 +14,7 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2)
 echo "== cvgate bench on $(nproc) cores,${cpu}"
 
 echo "== full heartbeat cycle on the defaults (target < 180 s)"
-t=$(secs "$src/tools/heartbeat" --config "$src/configs/cvgate.toml" --state-dir "$work/state" --dry-run)
+t=$(secs "$src/tools/heartbeat" --config "$src/configs/cvgate.toml" --state-dir "$work/state" --dry-run --cycle bench-1)
 rc=$?
 case $rc in
   0) verdict=GO ;;
@@ -24,11 +24,23 @@ case $rc in
 esac
 echo "heartbeat: ${t} s (exit $rc: $verdict)"
 
+echo "== measurement isolation: V2's P95 inside that cycle vs the same measurement alone (target: within 25 %)"
+p95_of() { jq -r '.checks[] | select(.id=="latency.p95" and .subject=="candidate") | .value' "$1"; }
+inside=$(p95_of "$work/state/feeds/v1_latency_feed/bench-1.json")
+"$bin/profile-latency" --config "$src/configs/cvgate.toml" --state-dir "$work/state" -q \
+  --candidate "$src/models/fashion-cnn-v2.pt" -o "$work/alone.json" >/dev/null 2>&1
+alone=$(p95_of "$work/alone.json")
+awk -v a="$inside" -v b="$alone" 'BEGIN{r=a/b; printf "V2 P95 at the operating point: %.2f ms in the cycle, %.2f ms alone: ratio %.2f (%s)\n", a, b, r, (r>=0.75 && r<=1.25) ? "within 25 %" : "OUTSIDE 25 %"}'
+
 echo "== verify-env on the defaults, lock recorded (target < 5 s)"
 "$bin/verify-env" --config "$src/configs/cvgate.toml" --state-dir "$work/state" --record >/dev/null 2>&1
 for i in 1 2 3; do
   echo "verify-env run $i: $(secs "$bin/verify-env" --config "$src/configs/cvgate.toml" --state-dir "$work/state") s"
 done
+
+echo "== verdict simulation: the real policy on synthetic measurements (targets: false ROLLBACK < 1 % of months,"
+echo "   real breach rolled back within 3 cycles, candidate at an objective GO <= alpha)"
+"$bin/verdict-sim" "${CVGATE_SIM_MONTHS:-200}" "${CVGATE_SIM_TRIALS:-400}"
 
 for part in latency compliance rollback; do
   if [ -x "$src/tests/bench/${part}_bench.sh" ]; then

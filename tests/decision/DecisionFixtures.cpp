@@ -57,9 +57,14 @@ Report latencyReport(const std::string& cycle, const Models& m) {
     if (std::string(s) == "candidate" && m.candidate.empty()) continue;
     bool cand = std::string(s) == "candidate";
     double p95 = cand ? 6.0 : 4.0;
-    r.checks.push_back(check("latency.p95", s, Outcome::Pass, p95, 500.0, std::make_pair(p95 - 0.5, p95 + 0.7), "ms"));
+    // The counts profile-latency puts in the detail: a valid run at the operating point.
+    const json counts = {{"scenario", "server"}, {"offered_rps", 100.0}, {"requests", 2000}, {"errors", 0},
+                         {"at_or_over_p95_objective", 0}, {"valid", true}, {"saturated", false}};
+    Check p = check("latency.p95", s, Outcome::Pass, p95, 500.0, std::make_pair(p95 - 0.5, p95 + 0.7), "ms");
+    p.detail = counts;
+    r.checks.push_back(p);
     Check er = check("latency.error_rate", s, Outcome::Pass, 0.0, 0.01, std::make_pair(0.0, 0.0015), "fraction");
-    er.detail = {{"requests", 2000}, {"errors", 0}};
+    er.detail = counts;
     r.checks.push_back(er);
     r.checks.push_back(check("latency.throughput", s, Outcome::Pass, 150.0, 100.0, std::nullopt, "1/s"));
     r.checks.push_back(check("latency.valid", s, Outcome::Pass));
@@ -72,8 +77,12 @@ Report latencyReport(const std::string& cycle, const Models& m) {
 Report complianceReport(const std::string& cycle, const Models& m) {
   Report r = base("eval-compliance", "cvgate.compliance", cycle, m);
   r.checks.push_back(check("compliance.data", "", Outcome::Pass));
-  r.checks.push_back(check("compliance.error_rate", "current", Outcome::Pass, 0.0, 0.01, std::make_pair(0.0, 0.003), "fraction"));
-  r.checks.push_back(check("compliance.regression", "current", Outcome::Pass));
+  Check er = check("compliance.error_rate", "current", Outcome::Pass, 0.0, 0.01, std::make_pair(0.0, 0.003), "fraction");
+  er.detail = {{"errors", 0}, {"n", 8000}};
+  r.checks.push_back(er);
+  Check reg = check("compliance.regression", "current", Outcome::Pass);
+  reg.detail = {{"blessed_compliant", 6240}, {"blessed_n", 8000}, {"compliant", 6240}, {"n", 8000}};
+  r.checks.push_back(reg);
   if (!m.candidate.empty()) {
     r.checks.push_back(check("compliance.uplift", "candidate", Outcome::Pass, 0.055, 0.03, std::make_pair(0.04, 0.07), "fraction"));
     r.checks.push_back(check("compliance.error_rate", "candidate", Outcome::Pass, 0.0, 0.01, std::make_pair(0.0, 0.003), "fraction"));
@@ -110,6 +119,19 @@ std::vector<Report> cycleReports(const std::string& cycle, const Models& m) {
           rollbackReport(cycle, m)};
 }
 
+void breach(Report& r, const std::string& id) {
+  for (auto& c : r.checks) {
+    if (c.id != id || c.subject != "current") continue;
+    c.status = Outcome::Fail;
+    c.message = id + " current: breached (fixture)";
+    if (id == "latency.p95") c.detail["at_or_over_p95_objective"] = 400;  // 20 % of 2000 at or over 500 ms
+    if (id == "latency.error_rate") c.detail["errors"] = 100;            // 5 %
+    if (id == "compliance.error_rate") c.detail["errors"] = 400;         // 5 % of 8000
+    if (id == "compliance.regression") c.detail["compliant"] = 5600;     // 0.70 vs blessed 0.78
+  }
+  r.settleStatus();
+}
+
 void setCheck(Report& r, const std::string& id, const std::string& subject, Outcome status, const json& need,
               const std::string& message) {
   for (auto& c : r.checks)
@@ -127,6 +149,14 @@ decision::PolicyInput inputFrom(const std::vector<Report>& reports, const decisi
   in.cycleId = cycle;
   in.objectives = testObjectives();
   in.registry = facts;
+  in.decision.consecutiveFailsForRollback = 3;
+  in.decision.breachConfidence = 0.99;
+  // A healthy error budget, as computeErrorBudget makes it from one report.
+  in.budget.windowH = 24;
+  in.budget.cycles = 1;
+  in.budget.requests = 2000;
+  in.budget.allowedErrors = 20;
+  in.budget.known = true;
   for (const auto& slot : decision::reportSlots()) {
     decision::LoadedReport lr;
     lr.kind = slot.kind;

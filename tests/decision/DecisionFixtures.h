@@ -32,6 +32,11 @@ Report rollbackReport(const std::string& cycle, const Models& m);
 /// All five, in reportSlots() order.
 std::vector<Report> cycleReports(const std::string& cycle, const Models& m);
 
+/// Make production's check `id` a confident breach: status fail and counts
+/// that breach at 99 % (latency.p95, latency.error_rate, compliance.error_rate,
+/// compliance.regression), or status fail (env.golden, env.model_hash).
+void breach(Report& r, const std::string& id);
+
 /// Replace the status (and optionally need) of check (id, subject) in `r`.
 void setCheck(Report& r, const std::string& id, const std::string& subject, Outcome status,
               const json& need = nullptr, const std::string& message = "");

@@ -96,31 +96,141 @@ TEST(Policy, ConfigObjectiveStricterThanTheToolsThresholdDowngradesAPass) {
   EXPECT_EQ(gate(decide(in), "latency.p95", "candidate")->status, Outcome::Fail);
 }
 
-TEST(Policy, ProductionBreachWithAKnownGoodIsRollback) {
+TEST(Policy, AConfirmedProductionBreachWithAKnownGoodIsRollback) {
   auto reports = cycleReports(kCycle, kModels);
-  setCheck(reports[1], "latency.p95", "current", Outcome::Fail, nullptr, "p95 812 ms (CI 790-840) >= 500 ms");
-  auto d = decide(inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle));
+  breach(reports[1], "latency.p95");
+  auto in = inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle);
+  in.history.breachStreaks["latency.p95/current"] = 2;  // this is the third cycle in a row
+  auto d = decide(in);
   EXPECT_EQ(d.verdict, Verdict::Rollback) << all(d.reasons);
   EXPECT_TRUE(d.productionBreach);
-  EXPECT_NE(all(d.reasons).find("p95 812 ms"), std::string::npos);
+  EXPECT_NE(all(d.reasons).find("400 of 2000 requests took 500.0 ms or longer"), std::string::npos) << all(d.reasons);
   EXPECT_NE(all(d.reasons).find("fashion-mlp-v0"), std::string::npos);
 }
 
 TEST(Policy, EveryProductionCheckCanTriggerRollback) {
-  const std::vector<std::pair<int, std::string>> which = {{1, "latency.error_rate"}, {2, "compliance.error_rate"},
-                                                          {2, "compliance.regression"}, {0, "env.golden"},
-                                                          {0, "env.model_hash"}};
+  const std::vector<std::pair<int, std::string>> which = {{1, "latency.p95"},           {1, "latency.error_rate"},
+                                                          {2, "compliance.error_rate"}, {2, "compliance.regression"},
+                                                          {0, "env.golden"},            {0, "env.model_hash"}};
   for (const auto& [slot, id] : which) {
     auto reports = cycleReports(kCycle, kModels);
-    setCheck(reports[static_cast<std::size_t>(slot)], id, "current", Outcome::Fail);
-    auto d = decide(inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle));
-    EXPECT_EQ(d.verdict, Verdict::Rollback) << id;
+    breach(reports[static_cast<std::size_t>(slot)], id);
+    auto in = inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle);
+    in.history.breachStreaks[id + "/current"] = 2;
+    auto d = decide(in);
+    EXPECT_EQ(d.verdict, Verdict::Rollback) << id << ": " << all(d.reasons);
   }
   // Inconclusive about production is not a breach.
   auto reports = cycleReports(kCycle, kModels);
   setCheck(reports[1], "latency.p95", "current", Outcome::Inconclusive);
   auto d = decide(inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle));
   EXPECT_FALSE(d.productionBreach);
+}
+
+TEST(Policy, OneBreachingCycleIsNotARollback) {
+  // Defect: consecutive_fails_for_rollback = 1 rolled a healthy model back
+  // after one noisy hour. Now it takes 3 cycles in a row of the same gate.
+  auto reports = cycleReports(kCycle, kModels);
+  breach(reports[1], "latency.error_rate");
+  auto in = inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle);
+  auto first = decide(in);
+  EXPECT_EQ(first.verdict, Verdict::Pause);
+  EXPECT_TRUE(first.productionBreach);
+  EXPECT_EQ(first.breachStreak, 1);
+  EXPECT_NE(all(first.reasons).find("1 of 3 cycles in a row"), std::string::npos) << all(first.reasons);
+  in.history.breachStreaks["latency.error_rate/current"] = 1;
+  EXPECT_EQ(decide(in).verdict, Verdict::Pause);
+  in.history.breachStreaks["latency.error_rate/current"] = 2;
+  EXPECT_EQ(decide(in).verdict, Verdict::Rollback);
+  // Streaks are per gate: two cycles of p95 then one of errors is no streak of 3.
+  in.history.breachStreaks.clear();
+  in.history.breachStreaks["latency.p95/current"] = 2;
+  EXPECT_EQ(decide(in).verdict, Verdict::Pause);
+}
+
+TEST(Policy, AnIntegrityBreachRollsBackAtOnce) {
+  auto reports = cycleReports(kCycle, kModels);
+  breach(reports[0], "env.model_hash");
+  auto d = decide(inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle));
+  EXPECT_EQ(d.verdict, Verdict::Rollback) << all(d.reasons);
+  EXPECT_TRUE(d.integrityBreach);
+}
+
+TEST(Policy, AToolFailNotConfidentAtTheBreachLevelIsInconclusive) {
+  // profile-latency fails a check at 95 %; decide rolls back only on a breach
+  // at decision.breach_confidence (99 %): 28 errors of 2000 (1.4 %) has a 99 %
+  // one-sided lower bound below 1 %.
+  auto reports = cycleReports(kCycle, kModels);
+  setCheck(reports[1], "latency.error_rate", "current", Outcome::Fail);
+  for (auto& c : reports[1].checks)
+    if (c.id == "latency.error_rate" && c.subject == "current") c.detail["errors"] = 28;
+  auto in = inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle);
+  in.history.breachStreaks["latency.error_rate/current"] = 5;
+  auto d = decide(in);
+  EXPECT_FALSE(d.productionBreach);
+  EXPECT_EQ(gate(d, "latency.error_rate", "current")->status, Outcome::Inconclusive);
+  EXPECT_NE(gate(d, "latency.error_rate", "current")->reason.find("not a breach at 99 %"), std::string::npos);
+  EXPECT_EQ(d.verdict, Verdict::Go);
+}
+
+TEST(Policy, AnInvalidRunIsNeverABreach) {
+  // Defect: 40 requests issued 1.1 s late made latency.error_rate (current)
+  // fail and decide answered ROLLBACK.
+  auto reports = cycleReports(kCycle, kModels);
+  breach(reports[1], "latency.error_rate");
+  for (auto& c : reports[1].checks)
+    if (c.subject == "current" && c.id.rfind("latency.", 0) == 0) c.detail["valid"] = false;
+  auto in = inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle);
+  in.history.breachStreaks["latency.error_rate/current"] = 2;
+  auto d = decide(in);
+  EXPECT_FALSE(d.productionBreach);
+  EXPECT_NE(d.verdict, Verdict::Rollback);
+  EXPECT_NE(gate(d, "latency.error_rate", "current")->reason.find("invalid"), std::string::npos);
+}
+
+TEST(Policy, ProductionIsJudgedOnlyAtItsOperatingPoint) {
+  // Defect: production was judged at 200/s, twice the throughput objective.
+  auto reports = cycleReports(kCycle, kModels);
+  breach(reports[1], "latency.p95");
+  for (auto& c : reports[1].checks)
+    if (c.subject == "current" && c.id == "latency.p95") c.detail["offered_rps"] = 200.0;
+  auto in = inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle);
+  in.history.breachStreaks["latency.p95/current"] = 2;
+  auto d = decide(in);
+  EXPECT_FALSE(d.productionBreach);
+  EXPECT_NE(gate(d, "latency.p95", "current")->reason.find("not at the operating point 100.0/s"), std::string::npos)
+      << gate(d, "latency.p95", "current")->reason;
+}
+
+TEST(Policy, AFailedBehaviourCheckBlocksGo) {
+  // Defect: a top-1 agreement drop that failed integration.behaviour scored
+  // below blocking_risk and the verdict was GO.
+  auto reports = cycleReports(kCycle, kModels);
+  setCheck(reports[3], "integration.behaviour", "candidate", Outcome::Fail, nullptr,
+           "top-1 agreement 0.70 (CI 0.64-0.76) < 0.80");
+  auto d = decide(inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle));
+  EXPECT_EQ(d.verdict, Verdict::Pause);
+  EXPECT_EQ(gate(d, "integration.behaviour", "candidate")->status, Outcome::Fail);
+}
+
+TEST(Policy, AReportNamingNoHashForASubjectItJudgesIsRefused) {
+  // Defect: a report whose subjects is empty counted toward GO.
+  auto reports = cycleReports(kCycle, kModels);
+  reports[2].subjects.clear();
+  auto d = decide(inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle));
+  EXPECT_EQ(d.verdict, Verdict::Pause);
+  EXPECT_EQ(gate(d, "compliance.uplift", "candidate")->status, Outcome::Error);
+  EXPECT_NE(all(d.reasons).find("names no sha256"), std::string::npos) << all(d.reasons);
+}
+
+TEST(Policy, NoRequestCountsMeanAnInconclusiveBudget) {
+  // Defect: the error budget passed when no request counts existed.
+  auto in = inputFrom(cycleReports(kCycle, kModels), healthyRegistry(kModels, kKnownGood), kCycle);
+  in.budget = ErrorBudget{};
+  in.budget.windowH = 24;
+  auto d = decide(in);
+  EXPECT_EQ(gate(d, "error_budget", "current")->status, Outcome::Inconclusive);
+  EXPECT_EQ(d.verdict, Verdict::Pause);
 }
 
 TEST(Policy, CorruptProductionBytesAreABreach) {
@@ -134,8 +244,10 @@ TEST(Policy, CorruptProductionBytesAreABreach) {
 
 TEST(Policy, ProductionBreachWithoutKnownGoodIsPauseWithIncident) {
   auto reports = cycleReports(kCycle, kModels);
-  setCheck(reports[2], "compliance.regression", "current", Outcome::Fail);
-  auto d = decide(inputFrom(reports, healthyRegistry(kModels, ""), kCycle));
+  breach(reports[2], "compliance.regression");
+  auto in = inputFrom(reports, healthyRegistry(kModels, ""), kCycle);
+  in.history.breachStreaks["compliance.regression/current"] = 2;
+  auto d = decide(in);
   EXPECT_EQ(d.verdict, Verdict::Pause);
   EXPECT_TRUE(d.noRollbackTarget);
   EXPECT_NE(all(d.reasons).find("production breaching, no rollback target"), std::string::npos) << all(d.reasons);
@@ -143,23 +255,10 @@ TEST(Policy, ProductionBreachWithoutKnownGoodIsPauseWithIncident) {
 
 TEST(Policy, ProductionBreachBlocksGoEvenWhenTheCandidatePasses) {
   auto reports = cycleReports(kCycle, kModels);
-  setCheck(reports[1], "latency.p95", "current", Outcome::Fail);
+  breach(reports[1], "latency.p95");
   auto in = inputFrom(reports, healthyRegistry(kModels, ""), kCycle);
   auto d = decide(in);
   EXPECT_NE(d.verdict, Verdict::Go);
-}
-
-TEST(Policy, ConsecutiveFailsBeforeRollback) {
-  auto reports = cycleReports(kCycle, kModels);
-  setCheck(reports[1], "latency.error_rate", "current", Outcome::Fail);
-  auto in = inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle);
-  in.decision.consecutiveFailsForRollback = 2;
-  auto first = decide(in);
-  EXPECT_EQ(first.verdict, Verdict::Pause);
-  EXPECT_EQ(first.breachStreak, 1);
-  EXPECT_NE(all(first.reasons).find("1 of 2 consecutive cycles"), std::string::npos) << all(first.reasons);
-  in.history.breachStreak = 1;
-  EXPECT_EQ(decide(in).verdict, Verdict::Rollback);
 }
 
 TEST(Policy, StaleReportIsRefusedAndPauses) {
@@ -174,9 +273,11 @@ TEST(Policy, StaleReportIsRefusedAndPauses) {
 
 TEST(Policy, StaleProductionFailDoesNotRollBack) {
   auto reports = cycleReports(kCycle, kModels);
-  setCheck(reports[1], "latency.p95", "current", Outcome::Fail);
+  breach(reports[1], "latency.p95");
   reports[1].finishedAt = isoUtc(std::chrono::system_clock::now() - std::chrono::hours(3));
-  auto d = decide(inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle));
+  auto in = inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle);
+  in.history.breachStreaks["latency.p95/current"] = 2;
+  auto d = decide(in);
   EXPECT_EQ(d.verdict, Verdict::Pause);
   EXPECT_FALSE(d.productionBreach);
 }
@@ -283,22 +384,47 @@ TEST(Policy, NConsecutivePassesBeforeGo) {
   EXPECT_EQ(decide(in).verdict, Verdict::Go);
 }
 
-TEST(Policy, HistoryCountsOnlyTheSameModelsInARow) {
-  auto rec = [](const std::string& cycle, const std::string& cur, const std::string& cand, bool pass, bool breach) {
-    return json{{"cycle_id", cycle},
+TEST(Policy, HistoryCountsOnlyTheSameModelsInARowInTime) {
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  auto rec = [&](const std::string& cycle, int hoursAgo, const std::string& cur, const std::string& cand, bool pass,
+                 std::vector<std::string> breaches) {
+    return json{{"cycle_id", cycle}, {"finished_at", isoUtc(now - hours(hoursAgo))},
                 {"results", {{"current_sha256", cur}, {"candidate_sha256", cand}, {"go_gates_pass", pass},
-                             {"production_breach", breach}}}};
+                             {"breaches", breaches}}}};
   };
   const std::string a = kModels.current, b = kModels.candidate, other(64, 'd');
-  std::vector<json> v = {rec("c1", a, b, true, true), rec("c2", a, other, true, false), rec("c3", a, b, true, true),
-                         rec("c4", a, b, true, true), rec(kCycle, a, b, false, false)};
-  auto h = countHistory(v, kCycle, a, b);
-  EXPECT_EQ(h.passStreak, 2);    // c4, c3; c2 is another candidate
-  EXPECT_EQ(h.breachStreak, 2);  // c4, c3; c2 did not breach
-  v.push_back(rec("c6", a, b, false, false));
-  h = countHistory(v, kCycle, a, b);
+  const std::string p95 = "latency.p95/current", err = "latency.error_rate/current";
+  std::vector<json> v = {rec("c1", 5, a, b, true, {p95}), rec("c2", 4, a, other, true, {}),
+                         rec("c3", 3, a, b, true, {p95, err}), rec("c4", 2, a, b, true, {p95}),
+                         rec("c5", 1, a, b, true, {p95}), rec(kCycle, 0, a, b, false, {})};
+  auto h = countHistory(v, kCycle, a, b, now, 7200);
+  EXPECT_EQ(h.passStreak, 3);             // c5, c4, c3; c2 is another candidate
+  EXPECT_EQ(h.breachStreaks[p95], 3);     // c5, c4, c3; c2 did not breach
+  EXPECT_EQ(h.breachStreaks[err], 0);     // c5 did not breach errors
+  // A gap in time ends every streak: the cycle before the last was 5 hours earlier.
+  std::vector<json> gap = {rec("c1", 8, a, b, true, {p95}), rec("c2", 7, a, b, true, {p95}),
+                           rec("c3", 1, a, b, true, {p95})};
+  h = countHistory(gap, kCycle, a, b, now, 7200);
+  EXPECT_EQ(h.breachStreaks[p95], 1);
+  EXPECT_EQ(h.passStreak, 1);
+  // The newest record itself too far in the past: nothing counts.
+  h = countHistory(gap, kCycle, a, b, now + hours(3), 7200);
+  EXPECT_EQ(h.breachStreaks[p95], 0);
+}
+
+TEST(Policy, APoisonedVerdictRecordIsNamedNotRead) {
+  json bad = {{"cycle_id", 42}, {"finished_at", "2026-01-01T00:00:00Z"}, {"results", json::object()}};
+  EXPECT_NE(verdictRecordProblem(bad).find("cycle_id"), std::string::npos) << verdictRecordProblem(bad);
+  json badBreaches = {{"cycle_id", "c"}, {"finished_at", "2026-01-01T00:00:00Z"},
+                      {"results", {{"breaches", {1, 2}}}}};
+  EXPECT_NE(verdictRecordProblem(badBreaches), "");
+  json good = {{"cycle_id", "c"}, {"finished_at", "2026-01-01T00:00:00Z"}, {"results", {{"breaches", {"x"}}}}};
+  EXPECT_EQ(verdictRecordProblem(good), "");
+  // countHistory passes over what it cannot read.
+  auto h = countHistory({bad, badBreaches}, kCycle, kModels.current, kModels.candidate,
+                        std::chrono::system_clock::now(), 7200);
   EXPECT_EQ(h.passStreak, 0);
-  EXPECT_EQ(h.breachStreak, 0);
 }
 
 TEST(Policy, ErrorBudgetExhaustedBlocksGo) {
