@@ -1,5 +1,4 @@
 #include "compliance/Compliance.h"
-#include "common/Json.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,8 +9,10 @@
 #include <memory>
 
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "common/Strings.h"
 #include "compliance/Metrics.h"
+#include "registry/Registry.h"
 #include "report/Feed.h"
 #include "runtime/Golden.h"
 #include "runtime/Runtime.h"
@@ -128,45 +129,44 @@ struct Run {
   StageTimes stages;
 };
 
-Run evaluateModel(const Model& model, const std::vector<const Image*>& images, int batch,
-                  const std::vector<int>& outMap) {
-  Run r;
-  spdlog::info("evaluating '{}' on {} images (batch {})", model.manifest().name, images.size(), batch);
+/// Append one chunk's answers of a model to its run, timing the pipeline.
+void evaluateChunk(Run& run, const Model& model, const std::vector<const Image*>& images, int batch,
+                   const std::vector<int>& outMap) {
   auto t0 = Clock::now();
-  auto preds = runPipeline(model, images, batch, &r.stages);
-  r.wallMs = msSince(t0);
-  r.answers = toAnswers(std::move(preds), model.manifest(), outMap);
-  spdlog::info("'{}': {} images in {:.0f} ms ({:.0f} images/s)", model.manifest().name,
-               images.size(), r.wallMs, 1000.0 * static_cast<double>(images.size()) / std::max(r.wallMs, 1e-9));
-  return r;
+  StageTimes st;
+  auto preds = runPipeline(model, images, batch, &st);
+  run.wallMs += msSince(t0);
+  run.stages.preprocessMs += st.preprocessMs;
+  run.stages.forwardMs += st.forwardMs;
+  run.stages.postprocessMs += st.postprocessMs;
+  auto answers = toAnswers(std::move(preds), model.manifest(), outMap);
+  for (auto& a : answers) run.answers.push_back(std::move(a));
 }
 
-/// Blessed compliance from the verify-env lock, read defensively.
-std::optional<double> readBlessed(const Config& cfg, const std::string& stateDir, std::string* why,
-                                  std::string* lockPath) {
-  fs::path p = cfg.env.lockFile;
-  if (p.is_relative()) p = fs::path(stateDir) / p;
-  *lockPath = p.string();
-  std::error_code ec;
-  if (!fs::exists(p, ec)) {
-    *why = "no env lock at '" + p.string() + "': no blessed compliance figure to compare with (verify-env records one)";
-    return std::nullopt;
+/// Decoded images held at once while evaluating: a chunk ends at this many
+/// bytes of pixels (or 8 batches), so memory does not grow with the data set.
+constexpr std::size_t kChunkPixelBytes = std::size_t{256} << 20;
+
+/// Production's blessed compliance figure: the "compliance" object of the
+/// registry's blessed record for its sha256 (null when there is none).
+json readBlessedCompliance(const std::string& stateDir, const std::string& sha, std::string* why,
+                           std::string* path) {
+  *path = (fs::path(stateDir) / "registry" / "objects" / (sha + ".blessed.json")).string();
+  auto rec = readBlessedRecord(stateDir, sha);
+  if (!rec) {
+    *why = "production's blessed record cannot be read: " + rec.error().message();
+    return nullptr;
   }
-  auto text = readFile(p.string());
-  if (!text.ok()) {
-    *why = "env lock '" + p.string() + "' unreadable: " + text.error().message();
-    return std::nullopt;
+  if (rec->is_null()) {
+    *why = "no blessed compliance figure for production " + sha.substr(0, 12) +
+           " (adopted, or deployed without a compliance report of its own)";
+    return nullptr;
   }
-  auto parsed = parseJson(*text, "env lock '" + p.string() + "'");
-  if (!parsed) {
-    *why = parsed.error().message();
-    return std::nullopt;
+  if (!rec->is_object() || !rec->contains("compliance") || !(*rec)["compliance"].is_object()) {
+    *why = "'" + *path + "': no 'compliance' object";
+    return nullptr;
   }
-  const json& j = *parsed;
-  std::string inner;
-  auto v = blessedCompliance(j, &inner);
-  if (!v) *why = "'" + p.string() + "': " + inner;
-  return v;
+  return (*rec)["compliance"];
 }
 
 json subjectJson(const Model& model, const SubjectMetrics& m, const Run& run, std::size_t images) {
@@ -227,13 +227,32 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
     candMap = std::move(m);
   }
 
-  // Decode every sample once; both models see the same images.
+  // Labels and ids first (decoding each image once to check it), then both
+  // models on the same images, a chunk at a time: memory is bounded by the
+  // chunk, not by the data set.
   const std::size_t n = ds->size();
   spdlog::info("reading {}", ds->describe());
-  std::vector<Sample> samples;
-  samples.reserve(n);
   std::vector<int> labels;
   std::vector<std::string> ids;
+  labels.reserve(n);
+  ids.reserve(n);
+  const Split split = makeSplit(n, cc.calibrationFraction, cc.seed);
+  const int batch = std::max(cfg.runtime.batchSize, cc.batchSize);
+  Run curRun, candRun;
+  std::vector<Sample> chunk;
+  std::size_t chunkBytes = 0;
+  auto flush = [&]() {
+    if (chunk.empty()) return;
+    std::vector<const Image*> images;
+    images.reserve(chunk.size());
+    for (const auto& s : chunk) images.push_back(&s.image);
+    evaluateChunk(curRun, *current, images, batch, identity);
+    if (candidate) evaluateChunk(candRun, *candidate, images, batch, candMap);
+    chunk.clear();
+    chunkBytes = 0;
+  };
+  spdlog::info("evaluating '{}'{} on {} images (batch {})", current->manifest().name,
+               candidate ? " and '" + candidate->manifest().name + "'" : std::string(), n, batch);
   for (std::size_t i = 0; i < n; ++i) {
     CVGATE_TRY_ASSIGN(s, ds->get(i));
     if (s.label < 0 || static_cast<std::size_t>(s.label) >= classMap.size())
@@ -242,23 +261,19 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
                       std::to_string(labelNames.size() - 1) + " of model '" + cm.name + "'");
     labels.push_back(classMap[static_cast<std::size_t>(s.label)]);
     ids.push_back(s.id);
-    samples.push_back(std::move(s));
+    chunkBytes += s.image.pixels.size();
+    chunk.push_back(std::move(s));
+    if (chunkBytes >= kChunkPixelBytes || chunk.size() >= static_cast<std::size_t>(batch) * 8) flush();
   }
-  std::vector<const Image*> images;
-  images.reserve(n);
-  for (const auto& s : samples) images.push_back(&s.image);
+  flush();
+  for (Run* r : {&curRun, &candRun})
+    if (r->wallMs > 0)
+      spdlog::info("{} images in {:.0f} ms ({:.0f} images/s)", r->answers.size(), r->wallMs,
+                   1000.0 * static_cast<double>(r->answers.size()) / r->wallMs);
 
-  const Split split = makeSplit(n, cc.calibrationFraction, cc.seed);
-  const int batch = std::max(cfg.runtime.batchSize, cc.batchSize);
-
-  Run curRun = evaluateModel(*current, images, batch, identity);
   SubjectMetrics cur = evaluateSubject(curRun.answers, labels, labelNames, split, cc.threshold, cc.eceBins);
-  Run candRun;
   SubjectMetrics cand;
-  if (candidate) {
-    candRun = evaluateModel(*candidate, images, batch, candMap);
-    cand = evaluateSubject(candRun.answers, labels, labelNames, split, cc.threshold, cc.eceBins);
-  }
+  if (candidate) cand = evaluateSubject(candRun.answers, labels, labelNames, split, cc.threshold, cc.eceBins);
 
   // results
   json& res = report.results;
@@ -283,10 +298,15 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
     report.checks.push_back(errorRateCheck("candidate", cand.errors, cand.n,
                                            cfg.objectives.maxErrorRate, cfg.objectives.confidence));
 
-  std::string why, lockPath;
-  auto blessed = readBlessed(cfg, ctx.stateDir, &why, &lockPath);
-  report.checks.push_back(regressionCheck(cur.compliant, cur.n, blessed, cfg.objectives.confidence, why));
-  res["blessed"] = {{"lock", lockPath}, {"compliance", blessed ? json(*blessed) : json(nullptr)}};
+  // The figures this cycle offers as blessed ones, keyed by what produced
+  // them, and production's regression against its own blessed figure.
+  const BlessingKey key{ds->sha256(), cc.threshold, cc.calibrationFraction, cc.seed, split.evaluation.size()};
+  res["blessing"] = {{"current", blessingJson(key, cur.compliant, cur.n)},
+                     {"candidate", candidate ? blessingJson(key, cand.compliant, cand.n) : json(nullptr)}};
+  std::string why, blessedPath;
+  const json blessed = readBlessedCompliance(ctx.stateDir, current->sha256(), &why, &blessedPath);
+  report.checks.push_back(regressionCheck(cur.compliant, cur.n, blessed, key, cfg.objectives.confidence, why));
+  res["blessed"] = {{"record", blessedPath}, {"compliance", blessed}};
 
   std::map<std::string, std::string> thumbnails;
   if (candidate) {
@@ -306,7 +326,9 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
       std::map<std::string, std::size_t> byId;
       for (std::size_t i = 0; i < ids.size(); ++i) byId[ids[i]] = i;
       for (const auto& r : paired.regressions) {
-        auto png = encodePng(samples[byId[r.id]].image);
+        auto s = ds->get(byId[r.id]);  // decoded again: only the few listed
+        if (!s.ok()) continue;
+        auto png = encodePng(s->image);
         if (png.ok()) thumbnails[r.id] = "data:image/png;base64," + base64(*png);
       }
     }

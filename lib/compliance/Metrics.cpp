@@ -332,6 +332,7 @@ Check errorRateCheck(const std::string& subject, std::uint64_t errors, std::uint
   const double lower = stats::clopperPearson(errors, n, 2.0 * confidence - 1.0).lo;
   c.value = rate;
   c.ci = std::make_pair(lower, upper);
+  c.detail = {{"errors", errors}, {"n", n}};
   const std::string figures = std::to_string(errors) + " of " + std::to_string(n) +
                               " requests failed (" + fmtNum(100.0 * rate, 2) + "%, one-sided " +
                               levelPct(confidence) + " bounds " + fmtNum(100.0 * lower, 2) + "%.." +
@@ -350,7 +351,17 @@ Check errorRateCheck(const std::string& subject, std::uint64_t errors, std::uint
   return c;
 }
 
-Check regressionCheck(std::uint64_t compliant, std::uint64_t n, std::optional<double> blessed,
+json toJson(const BlessingKey& k) {
+  return {{"dataset_sha256", k.datasetSha256}, {"threshold", k.threshold},
+          {"calibration_fraction", k.calibrationFraction}, {"seed", k.seed}, {"n_eval", k.nEval}};
+}
+
+json blessingJson(const BlessingKey& k, std::size_t compliant, std::size_t n) {
+  return {{"key", toJson(k)}, {"compliant", compliant}, {"n", n},
+          {"rate", n ? static_cast<double>(compliant) / static_cast<double>(n) : 0.0}};
+}
+
+Check regressionCheck(std::uint64_t compliant, std::uint64_t n, const json& blessed, const BlessingKey& key,
                       double confidence, const std::string& whyNoFigure) {
   Check c;
   c.id = "compliance.regression";
@@ -361,27 +372,51 @@ Check regressionCheck(std::uint64_t compliant, std::uint64_t n, std::optional<do
     auto ci = stats::clopperPearson(compliant, n, confidence);
     c.ci = std::make_pair(ci.lo, ci.hi);
   }
-  if (!blessed) {
+  auto rebaseline = [&](const std::string& why) {
     c.status = Outcome::Inconclusive;
-    c.message = whyNoFigure;
+    c.message = why + "; this cycle's figure becomes the blessed one";
+    c.need = {{"blessed_figure", "recorded by decide from this cycle"}};
+    c.detail = {{"rebaseline", true}, {"reason", why}, {"compliant", compliant}, {"n", n}};
+  };
+  if (!blessed.is_object()) {
+    rebaseline(whyNoFigure);
     return c;
   }
-  c.threshold = *blessed;
+  const json want = toJson(key);
+  const json have = blessed.contains("key") ? blessed["key"] : json();
+  std::vector<std::string> differ;
+  for (const auto& [k, v] : want.items())
+    if (!have.is_object() || !have.contains(k) || have[k] != v) differ.push_back(k);
+  const json bc = blessed.contains("compliant") ? blessed["compliant"] : json();
+  const json bn = blessed.contains("n") ? blessed["n"] : json();
+  if (!differ.empty() || !bc.is_number_unsigned() || !bn.is_number_unsigned() || bn.get<std::uint64_t>() == 0 ||
+      bc.get<std::uint64_t>() > bn.get<std::uint64_t>()) {
+    rebaseline(differ.empty() ? "the blessed figure has no usable counts"
+                              : "the blessed figure was measured with another " + join(differ, ", ") +
+                                    " (a key mismatch: not comparable)");
+    return c;
+  }
+  const auto k1 = bc.get<std::uint64_t>(), n1 = bn.get<std::uint64_t>();
+  c.threshold = static_cast<double>(k1) / static_cast<double>(n1);
+  c.detail = {{"rebaseline", false}, {"blessed_compliant", k1}, {"blessed_n", n1}, {"compliant", compliant},
+              {"n", n}};
   if (n == 0) {
     c.status = Outcome::Inconclusive;
     c.message = "no evaluation images";
     return c;
   }
-  const std::string figures = "production compliance " + fmtNum(*c.value) + " (" +
-                              levelPct(confidence) + " CI " + fmtNum(c.ci->first) + ".." +
-                              fmtNum(c.ci->second) + ", n " + std::to_string(n) +
-                              ") vs blessed " + fmtNum(*blessed);
-  if (c.ci->second >= *blessed) {
-    c.status = Outcome::Pass;
-    c.message = figures + ": no significant drop";
-  } else {
+  const auto diff = stats::proportionDifference(k1, n1, compliant, n, 2.0 * confidence - 1.0);
+  c.detail["difference_ci"] = {diff.lo, diff.hi};
+  const std::string figures = "production compliance " + fmtNum(*c.value, 4) + " (n " + std::to_string(n) +
+                              ") vs blessed " + fmtNum(*c.threshold, 4) + " (n " + std::to_string(n1) +
+                              "), difference " + fmtNum(*c.value - *c.threshold, 4) + " (one-sided " +
+                              levelPct(confidence) + " bounds " + fmtNum(diff.lo, 4) + ".." + fmtNum(diff.hi, 4) + ")";
+  if (diff.hi < 0) {
     c.status = Outcome::Fail;
     c.message = figures + ": significantly below the blessed figure";
+  } else {
+    c.status = Outcome::Pass;
+    c.message = figures + ": no significant drop";
   }
   return c;
 }

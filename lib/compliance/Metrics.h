@@ -145,10 +145,32 @@ std::size_t samplesForErrorRateDecision(std::uint64_t k, std::uint64_t n, double
 Check errorRateCheck(const std::string& subject, std::uint64_t errors, std::uint64_t n,
                      double objective, double confidence);
 
-/// compliance.regression (current) against the blessed figure. `blessed`
-/// empty: inconclusive with `whyNoFigure` as the message.
-Check regressionCheck(std::uint64_t compliant, std::uint64_t n, std::optional<double> blessed,
-                      double confidence, const std::string& whyNoFigure);
+/// What a compliance figure is a figure of: a measurement on other data, at
+/// another threshold or on another split is not comparable.
+struct BlessingKey {
+  std::string datasetSha256;       ///< the data set's content hash
+  double threshold = 0;            ///< the operating confidence threshold
+  double calibrationFraction = 0;  ///< the split: share held out for calibration
+  std::uint64_t seed = 0;          ///< the split's seed
+  std::size_t nEval = 0;           ///< evaluation images
+};
+nlohmann::json toJson(const BlessingKey& k);
+
+/// The figure eval-compliance offers as a model's blessed compliance
+/// (results.blessing.<role>): {key, compliant, n, rate}. decide records the
+/// candidate's when it deploys it, the current model's when it re-baselines.
+nlohmann::json blessingJson(const BlessingKey& k, std::size_t compliant, std::size_t n);
+
+/// compliance.regression (current): this cycle's compliance of production
+/// (compliant of n) against its blessed figure (`blessed`: the "compliance"
+/// object of the registry's blessed record, null when there is none). No
+/// figure, or one with another key: inconclusive, detail.rebaseline = true
+/// (decide then records this cycle's figure). Otherwise both figures are
+/// measurements: fail iff the upper end of the difference's interval
+/// (Newcombe, one-sided at `confidence`) is below 0. The detail carries both
+/// counts so decide can test at its breach confidence.
+Check regressionCheck(std::uint64_t compliant, std::uint64_t n, const nlohmann::json& blessed,
+                      const BlessingKey& key, double confidence, const std::string& whyNoFigure);
 
 /// compliance.data (""): every label has >= minPerClass evaluation images.
 Check dataCheck(const std::vector<std::string>& labelNames,

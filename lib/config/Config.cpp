@@ -208,9 +208,10 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
     s.get("scenario", l.scenario)
      .require("scenario", l.scenario == "single-stream" || l.scenario == "server" || l.scenario == "offline" || l.scenario == "all",
               "one of \"single-stream\", \"server\", \"offline\", \"all\"")
-     .get("offered_rps", l.offeredRps).require("offered_rps", l.offeredRps > 0, "a positive rate")
+     .get("offered_rps", l.offeredRps).require("offered_rps", l.offeredRps >= 0, "a rate >= 0 (0: the throughput objective)")
      .get("duration_s", l.durationS).require("duration_s", l.durationS > 0, "a positive number of seconds")
      .get("min_samples", l.minSamples).require("min_samples", l.minSamples >= 1, "at least 1")
+     .get("search_min_samples", l.searchMinSamples).require("search_min_samples", l.searchMinSamples >= 1, "at least 1")
      .get("workers", l.workers).require("workers", l.workers >= 1, "at least 1")
      .get("max_batch", l.maxBatch).require("max_batch", l.maxBatch >= 1, "at least 1")
      .get("batch_window_ms", l.batchWindowMs).require("batch_window_ms", l.batchWindowMs >= 0, "a number >= 0")
@@ -288,6 +289,8 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
     Section s(tbl("decision"), path, "decision", base, &err);
     s.get("consecutive_passes_for_go", d.consecutivePassesForGo).require("consecutive_passes_for_go", d.consecutivePassesForGo >= 1, "at least 1")
      .get("consecutive_fails_for_rollback", d.consecutiveFailsForRollback).require("consecutive_fails_for_rollback", d.consecutiveFailsForRollback >= 1, "at least 1")
+     .get("breach_confidence", d.breachConfidence).require("breach_confidence", d.breachConfidence >= 0.5 && d.breachConfidence < 1, "a level in [0.5, 1)")
+     .get("max_cycle_gap_s", d.maxCycleGapS).require("max_cycle_gap_s", d.maxCycleGapS > 0, "a positive number of seconds")
      .get("error_budget_window_h", d.errorBudgetWindowH).require("error_budget_window_h", d.errorBudgetWindowH > 0, "a positive number of hours")
      .get("block_go_on_exhausted_budget", d.blockGoOnExhaustedBudget)
      .get("max_report_age_s", d.maxReportAgeS).require("max_report_age_s", d.maxReportAgeS > 0, "a positive number of seconds")

@@ -56,9 +56,10 @@ struct GoldenConfig {
 
 struct LatencyConfig {
   std::string scenario = "server"; ///< single-stream | server | offline | all
-  double offeredRps = 200.0;       ///< server scenario: offered Poisson arrival rate
+  double offeredRps = 0.0;         ///< server scenario: offered rate of the gate run; 0: objectives.min_throughput_rps
   double durationS = 4.0;          ///< seconds per measured run
-  std::int64_t minSamples = 600;   ///< a run never stops before this many samples
+  std::int64_t minSamples = 2000;  ///< the gate run never stops before this many requests (at 100/s: 20 s)
+  std::int64_t searchMinSamples = 600; ///< a throughput-search run never stops before this many
   int workers = 2;                 ///< server scenario: worker threads
   int maxBatch = 8;                ///< server scenario: dynamic batching, largest batch
   double batchWindowMs = 2.0;      ///< server scenario: how long a worker waits to fill a batch
@@ -109,7 +110,7 @@ struct IntegrationConfig {
 
 struct RollbackConfig {
   int keepKnownGood = 3;           ///< known-good models kept in the registry
-  int drillRepeats = 5;            ///< drill repetitions for the RTO statistics
+  int drillRepeats = 60;           ///< drill repetitions: 59 give the RTO p95 a one-sided 95 % upper bound
   double rtoObjectiveMs = 5000.0;  ///< RTO p95 must be below this
   std::string injectFault;         ///< none | corrupt-target | missing-target | truncated-state | crash-between-steps
   std::int64_t minFreeBytes = 64 * 1024 * 1024; ///< disk space needed for a rollback
@@ -120,7 +121,9 @@ struct RollbackConfig {
 
 struct DecisionConfig {
   int consecutivePassesForGo = 1;  ///< passing cycles in a row before GO
-  int consecutiveFailsForRollback = 1; ///< failing cycles in a row before ROLLBACK
+  int consecutiveFailsForRollback = 3; ///< cycles in a row in which the same production gate breaches, before ROLLBACK
+  double breachConfidence = 0.99;  ///< one-sided confidence of a production breach in one cycle
+  double maxCycleGapS = 7200.0;    ///< cycles further apart than this are not "in a row"
   double errorBudgetWindowH = 24.0;///< error budget window, hours
   bool blockGoOnExhaustedBudget = true; ///< no GO while the budget is used up
   double maxReportAgeS = 7200.0;   ///< a report older than this is stale

@@ -1,11 +1,11 @@
 #include "env/Lock.h"
-#include "common/Json.h"
 
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "report/Feed.h"
 #include "report/Report.h"
 

@@ -1,5 +1,4 @@
 #include "env/VerifyEnv.h"
-#include "common/Json.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,6 +9,7 @@
 #include <optional>
 
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
 #include "common/Time.h"
@@ -92,6 +92,44 @@ json registryTargets(const std::string& stateDir, std::vector<std::string>& note
                    {"verified", sha.ok() && *sha == e.sha256}});
   }
   return out;
+}
+
+/// What the registry says production is: the sha256 state.json names as
+/// current, and the golden outputs recorded for it. Read without the lock
+/// (both files are written atomically); absent when there is no registry or
+/// no current model in it.
+struct RegistryProduction {
+  std::string sha256;
+  std::string statePath;
+  std::optional<GoldenRecord> golden;
+  std::string goldenProblem;       ///< why there is no usable golden record
+};
+
+std::optional<RegistryProduction> registryProduction(const std::string& stateDir, std::vector<std::string>& notes) {
+  const fs::path statePath = fs::path(stateDir) / "registry" / "state.json";
+  std::error_code ec;
+  if (!fs::exists(statePath, ec)) return std::nullopt;
+  auto j = readJsonFile(statePath.string());
+  auto st = j ? registryStateFromJson(*j) : Expected<RegistryState>(j.error());
+  if (!st.ok()) {
+    notes.push_back("registry: '" + statePath.string() + "': " + st.error().message());
+    return std::nullopt;
+  }
+  if (!st->current) return std::nullopt;
+  RegistryProduction p;
+  p.sha256 = st->current->sha256;
+  p.statePath = statePath.string();
+  const std::string goldenPath =
+      (fs::path(stateDir) / "registry" / "objects" / (p.sha256 + ".golden.json")).string();
+  if (!fs::exists(goldenPath, ec)) {
+    p.goldenProblem = "the registry has no golden outputs for production " + p.sha256.substr(0, 12);
+    return p;
+  }
+  auto gj = readJsonFile(goldenPath);
+  auto g = gj ? goldenFromJson(*gj) : Expected<GoldenRecord>(gj.error());
+  if (!g) p.goldenProblem = "'" + goldenPath + "': " + g.error().message();
+  else p.golden = std::move(*g);
+  return p;
 }
 
 Check makeCheck(const std::string& id, const std::string& subject, Outcome status,
@@ -252,6 +290,12 @@ Expected<Report> verifyEnv(const ToolContext& ctx, const VerifyEnvOptions& optio
   }
   timing["golden"] = msSince(t0);
 
+  if (run1) run1->datasetSha256 = ds->sha256();
+  // What the registry says production is (its bytes' sha256 and golden
+  // outputs): whoever changes production changes this in the same
+  // crash-safe operation, so production's baselines follow it.
+  std::optional<RegistryProduction> production = registryProduction(ctx.stateDir, notes);
+
   // Fingerprint after a forward, so a lazily loaded BLAS is mapped too.
   t0 = Clock::now();
   Fingerprint fp = computeFingerprint();
@@ -286,6 +330,21 @@ Expected<Report> verifyEnv(const ToolContext& ctx, const VerifyEnvOptions& optio
     for (const auto& n : lock.baseline.notes) spdlog::info("baseline: {}", n);
     CVGATE_TRY(writeLock(lockFile, lock));
     recorded = true;
+    // The registry's production gets its golden outputs re-recorded on this
+    // golden set when they are missing or were recorded on another one.
+    if (production && production->sha256 == current.sha256) {
+      bool same = false;
+      if (production->golden && production->golden->datasetSha256 == run1->datasetSha256) {
+        auto cmp = compareGolden(*production->golden, *run1);
+        same = cmp.ok();
+      }
+      if (!same) {
+        CVGATE_TRY_ASSIGN(reg, Registry::open(ctx.stateDir));
+        CVGATE_TRY(reg.setGolden(current.sha256, toJson(*run1)));
+        spdlog::info("re-recorded the registry's golden outputs of production {}", shortSha(current.sha256));
+        production = registryProduction(ctx.stateDir, notes);
+      }
+    }
     spdlog::info("recorded lock {} (env_hash {})", lockFile, shortSha(fp.envHash));
   }
 
@@ -341,15 +400,22 @@ Expected<Report> verifyEnv(const ToolContext& ctx, const VerifyEnvOptions& optio
     Check c = makeCheck("env.model_hash", role, Outcome::Pass, "");
     // Production is held to the blessed lock; a candidate is new by nature
     // (each cycle may stage another), so it is held to its pin only.
+    // With a registry, production is what its state.json says is deployed;
+    // without one (a run by hand), what the lock recorded.
     std::string locked;
-    if (maybeLock && role == "current")
+    const bool fromRegistry = role == "current" && production.has_value();
+    if (fromRegistry) locked = production->sha256;
+    else if (maybeLock && role == "current")
       if (auto it = maybeLock->models.find(role); it != maybeLock->models.end()) locked = it->second.sha256;
     c.detail = {{"before", locked.empty() ? json(nullptr) : json(locked)}, {"after", m.sha256},
                 {"pin", pin.empty() ? json(nullptr) : json(pin)}, {"path", m.path}};
     std::vector<std::string> why;
     if (!pin.empty() && pin != m.sha256) why.push_back("does not match the pin " + shortSha(pin));
     if (!locked.empty() && locked != m.sha256)
-      why.push_back("differs from the lock's " + shortSha(locked) + " (tampered, or replaced without re-recording)");
+      why.push_back(fromRegistry ? "differs from " + shortSha(locked) + ", what the registry says is deployed ('" +
+                                       production->statePath + "'): production's bytes are not the deployed model's"
+                                 : "differs from the lock's " + shortSha(locked) +
+                                       " (tampered, or replaced without re-recording)");
     if (!why.empty()) {
       c.status = Outcome::Fail;
       c.severity = "severe";
@@ -364,8 +430,9 @@ Expected<Report> verifyEnv(const ToolContext& ctx, const VerifyEnvOptions& optio
                   ": nothing to compare with (no lock entry, no pin)";
       c.need = {{"lock", cmd}};
     } else {
+      const std::string ref = fromRegistry ? "registry's deployed model" : "lock";
       c.message = "'" + m.path + "' sha256 " + shortSha(m.sha256) + " matches the " +
-                  (locked.empty() ? "pin" : pin.empty() ? "lock" : "lock and the pin");
+                  (locked.empty() ? "pin" : pin.empty() ? ref : ref + " and the pin");
     }
     if (!m.loadError.empty()) c.message += "; it does not load: " + m.loadError;
     r.checks.push_back(c);
@@ -408,18 +475,37 @@ Expected<Report> verifyEnv(const ToolContext& ctx, const VerifyEnvOptions& optio
     Check c = makeCheck("env.golden", "current", Outcome::Inconclusive, "");
     c.threshold = cfg.golden.tolerance;
     c.unit = "probability";
-    if (!maybeLock) {
-      c.message = "no lock: no blessed golden outputs to compare with (" + cmd + ")";
-      c.need = {{"lock", cmd}};
-    } else if (!run1) {
+    // The blessed outputs: the registry's for production when there is a
+    // registry, else the lock's.
+    const GoldenRecord* ref = nullptr;
+    std::string refName = "the lock";
+    if (production && production->sha256 == current.sha256) {
+      if (production->golden) ref = &*production->golden;
+      refName = "the registry's record";
+    } else if (!production && lockGolden) {
+      ref = &*lockGolden;
+    }
+    if (!run1) {
       c.status = Outcome::Fail;
       c.severity = "severe";
       c.message = "current model does not load, so it cannot reproduce its blessed outputs: " + current.loadError;
+    } else if (production && production->sha256 != current.sha256) {
+      c.message = "the current model is not the registry's deployed model (see env.model_hash): no blessed "
+                  "outputs of it to compare with";
+      c.need = {{"model", "the registry's deployed model"}};
+    } else if (!ref) {
+      c.message = production ? production->goldenProblem + " (" + cmd + " records them)"
+                             : "no lock: no blessed golden outputs to compare with (" + cmd + ")";
+      c.need = {{"lock", cmd}};
+    } else if (!ref->datasetSha256.empty() && ref->datasetSha256 != run1->datasetSha256) {
+      c.message = "the golden outputs in " + refName + " were recorded on another data set (" +
+                  shortSha(ref->datasetSha256) + ", now " + shortSha(run1->datasetSha256) + "); re-record: " + cmd;
+      c.need = {{"lock", cmd}};
     } else {
-      auto cmp = compareGolden(*lockGolden, *run1);
+      auto cmp = compareGolden(*ref, *run1);
       if (!cmp.ok()) {
-        c.message = "the golden set differs from the lock's ([golden] offset/count or the data set changed; "
-                    "re-record): " + cmp.error().message();
+        c.message = "the golden set differs from " + refName + "'s ([golden] offset/count changed; re-record: " +
+                    cmd + "): " + cmp.error().message();
         c.need = {{"lock", cmd}};
       } else {
         golden = toJson(*cmp);
@@ -427,7 +513,7 @@ Expected<Report> verifyEnv(const ToolContext& ctx, const VerifyEnvOptions& optio
         c.detail["tolerance"] = cfg.golden.tolerance;
         c.value = std::isfinite(cmp->maxAbsDiff) ? cmp->maxAbsDiff : std::numeric_limits<double>::infinity();
         bool ok = cmp->n > 0 && cmp->maxAbsDiff <= cfg.golden.tolerance && cmp->top1Agreement == 1.0;
-        std::string what = std::to_string(cmp->n) + " golden images vs the lock: max abs diff " +
+        std::string what = std::to_string(cmp->n) + " golden images vs " + refName + ": max abs diff " +
                            (std::isfinite(cmp->maxAbsDiff) ? fmtNum(cmp->maxAbsDiff, 9) : std::string("inf")) +
                            " (tolerance " + fmtNum(cfg.golden.tolerance, 9) + "), top-1 agreement " +
                            fmtNum(cmp->top1Agreement, 4);

@@ -680,6 +680,14 @@ Status Registry::refresh() {
   return okStatus();
 }
 
+Expected<json> readBlessedRecord(const std::string& stateDir, const std::string& sha) {
+  if (!isSha(sha)) return json(nullptr);
+  const std::string path = stateDir + "/registry/objects/" + sha + ".blessed.json";
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return json(nullptr);
+  return readJsonFile(path);
+}
+
 Expected<ModelBytes> readModelBytes(const std::string& path) {
   CVGATE_TRY_ASSIGN(bytes, readFile(path, limits().maxModelBytes));
   ModelBytes m;
@@ -893,14 +901,22 @@ Status Registry::prune(int keepKnownGood, const std::string& cycleId) {
 
 Status Registry::verifyObject(const std::string& sha) const { return checkObject(dir_, sha); }
 
-Status Registry::bless(const std::string& sha, const json& blessed) {
+Status Registry::writeSidecar(const std::string& sha, const std::string& path, const json& doc, const char* what) {
   CVGATE_TRY_ASSIGN(lock, Lock::acquire(dir_, options_.lockTimeout));
   CVGATE_TRY_ASSIGN(s, loadLocked(dir_));
   state_ = s;
   bool held = (s.current && s.current->sha256 == sha) || (s.candidate && s.candidate->sha256 == sha);
   for (const auto& e : s.previous) held = held || e.sha256 == sha;
-  if (!held) return badInput("'" + shortSha(sha) + "': not a model of the registry; nothing to bless");
-  return atomicWriteFile(blessedPath(sha), blessed.dump(2) + "\n");
+  if (!held) return badInput("'" + shortSha(sha) + "': not a model of the registry; no " + what + " to record");
+  return atomicWriteFile(path, doc.dump(2) + "\n");
+}
+
+Status Registry::bless(const std::string& sha, const json& blessed) {
+  return writeSidecar(sha, blessedPath(sha), blessed, "blessed figures");
+}
+
+Status Registry::setGolden(const std::string& sha, const json& golden) {
+  return writeSidecar(sha, goldenPath(sha), golden, "golden outputs");
 }
 
 Expected<json> Registry::blessed(const std::string& sha) const {

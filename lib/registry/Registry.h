@@ -87,6 +87,11 @@ struct ModelBytes {
 /// Read a model file once (a regular file within [limits] max_model_mb).
 Expected<ModelBytes> readModelBytes(const std::string& path);
 
+/// The blessed record of a model, read without the registry's lock (it is
+/// written atomically): <stateDir>/registry/objects/<sha>.blessed.json; null
+/// when there is none. For readers that must not create or lock anything.
+Expected<json> readBlessedRecord(const std::string& stateDir, const std::string& sha256);
+
 /// How to open a registry.
 struct RegistryOptions {
   /// How long an operation waits for another process's lock before failing with
@@ -168,6 +173,9 @@ class Registry {
   /// Record blessed figures for a model the registry holds (current,
   /// candidate or known-good) as objects/<sha>.blessed.json.
   Status bless(const std::string& sha256, const json& blessed);
+  /// Re-record the golden outputs of a model the registry holds (the golden
+  /// set or data set changed since it was staged).
+  Status setGolden(const std::string& sha256, const json& golden);
   /// Blessed figures recorded for a model; null when none were.
   Expected<json> blessed(const std::string& sha256) const;
 
@@ -212,6 +220,9 @@ class Registry {
 
  private:
   Registry(std::string dir, RegistryOptions options) : dir_(std::move(dir)), options_(options) {}
+
+  /// Write objects/<sha><suffix> for a model the registry holds, under the lock.
+  Status writeSidecar(const std::string& sha256, const std::string& path, const json& doc, const char* what);
 
   std::string dir_;
   RegistryOptions options_;

@@ -71,6 +71,7 @@ Expected<nlohmann::json> goldenFor(const ToolContext& ctx, const Model& m) {
   CVGATE_TRY_ASSIGN(samples, goldenSamples(*ds, cfg.golden));
   spdlog::info("recording golden outputs of {} on {} samples of {}", m.manifest().name, samples.size(), ds->describe());
   GoldenRecord g = recordGolden(m, samples, cfg.runtime.batchSize);
+  g.datasetSha256 = ds->sha256();
   // A model that cannot answer its golden set (an exception, a wrong output
   // shape, non-finite outputs) cannot be served: refused, never staged.
   std::size_t failed = 0;

@@ -49,12 +49,14 @@ GoldenRecord recordGolden(const Model& model, const std::vector<Sample>& samples
 nlohmann::json toJson(const GoldenRecord& g) {
   // Probabilities as float bit patterns would be exact; decimal with 9
   // significant digits round-trips a float exactly, and stays readable.
-  return {{"schema", "cvgate.golden/1"}, {"model", g.model}, {"sha256", g.sha256},
-          {"ids", g.ids}, {"top1", g.top1}, {"probs", g.probs}, {"errors", g.errors}};
+  nlohmann::json j = {{"schema", "cvgate.golden/1"}, {"model", g.model}, {"sha256", g.sha256},
+                      {"ids", g.ids}, {"top1", g.top1}, {"probs", g.probs}, {"errors", g.errors}};
+  if (!g.datasetSha256.empty()) j["dataset_sha256"] = g.datasetSha256;
+  return j;
 }
 
 Expected<GoldenRecord> goldenFromJson(const nlohmann::json& j) {
-  if (!j.is_object() || j.value("schema", "") != "cvgate.golden/1")
+  if (!j.is_object() || !j.contains("schema") || j["schema"] != "cvgate.golden/1")
     return badInput("golden outputs: expected schema \"cvgate.golden/1\"");
   GoldenRecord g;
   try {
@@ -64,6 +66,7 @@ Expected<GoldenRecord> goldenFromJson(const nlohmann::json& j) {
     g.top1 = j.at("top1").get<std::vector<int>>();
     g.probs = j.at("probs").get<std::vector<std::vector<float>>>();
     g.errors = j.at("errors").get<std::vector<std::string>>();
+    if (j.contains("dataset_sha256")) g.datasetSha256 = j.at("dataset_sha256").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     return badInput(std::string("golden outputs: ") + e.what());
   }

@@ -30,6 +30,7 @@ struct GoldenRecord {
   std::vector<int> top1;           ///< -1 where the request failed
   std::vector<std::vector<float>> probs; ///< empty where the request failed
   std::vector<std::string> errors; ///< "" where the request succeeded
+  std::string datasetSha256;       ///< the data set the samples came from ("" unknown: older records)
 };
 
 GoldenRecord recordGolden(const Model& model, const std::vector<Sample>& samples, int batchSize);

@@ -1,5 +1,6 @@
-// eval-compliance against the verify-env lock (compliance.regression: pass,
-// fail, inconclusive without a figure) and with --publish (the report in its
+// eval-compliance against production's blessed figure in the registry
+// (compliance.regression: pass, fail, inconclusive without a figure or with
+// another key) and with --publish (the report in its
 // feed; a temperature patch relayed to innovation_relay only when it lowers
 // ECE by the margin, and only with --publish).
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 using namespace cvgate;
 using namespace cvgate::testing;
 namespace fs = std::filesystem;
+using json = nlohmann::json;
 
 namespace {
 
@@ -44,26 +46,42 @@ TEST(EvalComplianceLock, RegressionAgainstTheBlessedFigure) {
   ASSERT_TRUE(none.report.is_object()) << none.err;
   auto c = check(none.report, "compliance.regression");
   EXPECT_EQ(c["status"], "inconclusive");
-  EXPECT_NE(c["message"].get<std::string>().find("no env lock"), std::string::npos);
-  double today = none.report["results"]["current"]["compliance"];
-
-  fs::create_directories(t.file("state"));
-  std::ofstream(t.file("state/env.lock.json")) << "{\"baseline_kpis\": {\"compliance\": " << std::min(1.0, today + 0.4) << "}}";
-  c = check(runTool(t, "--config '" + cfg + "' --candidate none").report, "compliance.regression");
-  EXPECT_EQ(c["status"], "fail") << c.dump();
-
-  std::ofstream(t.file("state/env.lock.json")) << "{\"baseline_kpis\": {\"compliance\": " << today << "}}";
-  c = check(runTool(t, "--config '" + cfg + "' --candidate none").report, "compliance.regression");
+  EXPECT_NE(c["message"].get<std::string>().find("no blessed compliance figure"), std::string::npos) << c.dump();
+  EXPECT_EQ(c["detail"]["rebaseline"], true);
+  // The figure this cycle offers as production's blessed one, keyed.
+  const json offered = none.report["results"]["blessing"]["current"];
+  ASSERT_TRUE(offered.is_object()) << none.report["results"].dump();
+  const std::string sha = none.report["subjects"]["current"]["sha256"];
+  const std::string rec = t.file("state/registry/objects/" + sha + ".blessed.json");
+  fs::create_directories(t.file("state/registry/objects"));
+  auto bless = [&](const json& compliance) {
+    std::ofstream(rec) << json{{"schema", "cvgate.blessed/1"}, {"compliance", compliance}}.dump();
+  };
+  auto regression = [&] {
+    return check(runTool(t, "--config '" + cfg + "' --candidate none").report, "compliance.regression");
+  };
+  bless(offered);  // the same figure: no drop
+  c = regression();
   EXPECT_EQ(c["status"], "pass") << c.dump();
+  EXPECT_EQ(c["detail"]["blessed_n"], offered["n"]);
 
-  std::ofstream(t.file("state/env.lock.json")) << "{\"env\": {}}";
-  c = check(runTool(t, "--config '" + cfg + "' --candidate none").report, "compliance.regression");
-  EXPECT_EQ(c["status"], "inconclusive");
-  EXPECT_NE(c["message"].get<std::string>().find("baseline_kpis.compliance"), std::string::npos);
+  json higher = offered;  // blessed far above today: a significant drop
+  const auto n = offered["n"].get<std::uint64_t>();
+  higher["compliant"] = std::min<std::uint64_t>(n, offered["compliant"].get<std::uint64_t>() + n * 4 / 10);
+  bless(higher);
+  EXPECT_EQ(regression()["status"], "fail");
 
-  std::ofstream(t.file("state/env.lock.json")) << "not json {";
-  c = check(runTool(t, "--config '" + cfg + "' --candidate none").report, "compliance.regression");
+  json otherThreshold = higher;  // measured at another threshold: not comparable
+  otherThreshold["key"]["threshold"] = 0.123;
+  bless(otherThreshold);
+  c = regression();
   EXPECT_EQ(c["status"], "inconclusive");
+  EXPECT_NE(c["message"].get<std::string>().find("key mismatch"), std::string::npos) << c.dump();
+
+  std::ofstream(rec) << "not json {";
+  c = regression();
+  EXPECT_EQ(c["status"], "inconclusive");
+  EXPECT_NE(c["message"].get<std::string>().find("cannot be read"), std::string::npos) << c.dump();
 }
 
 TEST(EvalComplianceRelay, TemperaturePatchIsRecommendedAndLeftToDecideToRelay) {

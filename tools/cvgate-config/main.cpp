@@ -29,6 +29,7 @@ Expected<std::string> lookup(const Config& c, const std::string& key) {
       {"heartbeat.check_integration_timeout_s", std::to_string(c.heartbeat.checkIntegrationTimeoutS)},
       {"heartbeat.simulate_rollback_timeout_s", std::to_string(c.heartbeat.simulateRollbackTimeoutS)},
       {"heartbeat.decide_timeout_s", std::to_string(c.heartbeat.decideTimeoutS)},
+      {"heartbeat.registry_timeout_s", std::to_string(c.heartbeat.registryTimeoutS)},
       {"heartbeat.lock_stale_s", std::to_string(c.heartbeat.lockStaleS)},
       {"rollback.keep_known_good", std::to_string(c.rollback.keepKnownGood)},
   };
