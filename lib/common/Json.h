@@ -33,6 +33,8 @@ int jsonDepth(const std::string& text, int stopAt);
 class JsonFields {
  public:
   JsonFields(const json& j, std::string where);
+  /// The object is read in place: a temporary would dangle.
+  JsonFields(json&& j, std::string where) = delete;
 
   std::string str(const char* key, const std::string& def = "");
   std::optional<std::string> optStr(const char* key);

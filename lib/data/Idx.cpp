@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/Fs.h"
+#include "common/Limits.h"
 #include "common/Sha256.h"
 #include "data/Dataset.h"
 
@@ -66,6 +67,7 @@ Expected<Inflated> gunzip(const std::string& raw, std::size_t maxOut, const std:
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(raw.data()));
   zs.avail_in = static_cast<uInt>(raw.size());
   Inflated out;
+  out.bytes.reserve(std::min<std::size_t>(maxOut, raw.size() * 1032 + 1));
   constexpr std::size_t kChunk = 1 << 20;
   while (out.bytes.size() < maxOut) {
     std::size_t old = out.bytes.size();
@@ -104,7 +106,7 @@ struct IdxFile {
 };
 
 Expected<IdxFile> readIdx(const std::string& path, std::uint32_t wantMagic) {
-  CVGATE_TRY_ASSIGN(raw, readFile(path));
+  CVGATE_TRY_ASSIGN(raw, readFile(path, limits().maxDataBytes));
   const bool gz = isGzip(raw);
   const std::string what = wantMagic == kImagesMagic ? "IDX images" : "IDX labels";
   const std::size_t ndims = wantMagic & 0xff;
@@ -145,6 +147,19 @@ Expected<IdxFile> readIdx(const std::string& path, std::uint32_t wantMagic) {
   if (f.dims[0] == 0) return badInput(quote(path) + ": IDX file holds no " +
                                       (wantMagic == kImagesMagic ? "images" : "labels"));
   expected += headerSize;
+  // What the header claims is checked before anything is allocated for it:
+  // against the data limit, and against what the file can hold at all.
+  if (expected > limits().maxDataBytes)
+    return badInput(quote(path) + ": the IDX header claims " + std::to_string(f.dims[0]) + " items, " +
+                    fmtBytes(expected) + " of data, more than the limit of " + fmtBytes(limits().maxDataBytes) +
+                    " ([limits] max_data_gb)");
+  // deflate cannot compress better than 1032:1, so a gzip file of n bytes
+  // inflates to at most 1032 n: a header claiming more is a lie (a
+  // truncated file, or a bomb), found without inflating anything.
+  constexpr std::uint64_t kMaxDeflateRatio = 1032;
+  if (gz && expected > static_cast<std::uint64_t>(raw.size()) * kMaxDeflateRatio)
+    return badInput(quote(path) + ": truncated IDX file: the header claims " + fmtBytes(expected) +
+                    " of data, more than a gzip file of " + fmtBytes(raw.size()) + " can hold");
 
   if (gz) {
     // One byte more than expected reveals trailing data without reading it all.

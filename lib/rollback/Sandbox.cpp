@@ -1,5 +1,4 @@
 #include "rollback/Sandbox.h"
-#include "common/Json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "common/Fs.h"
+#include "common/Json.h"
 #include "common/Sha256.h"
 #include "common/Time.h"
 

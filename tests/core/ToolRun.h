@@ -57,10 +57,10 @@ inline ToolRun runCommand(const std::string& cmdline, const std::string& scratch
 }
 
 /// Run the built `tool` with `args` (shell words); `cwd` non-empty: in that
-/// directory.
+/// directory; `env` (shell words, e.g. "A=1 B=2") set for the tool only.
 inline ToolRun runTool(const std::string& tool, const std::string& args, const std::string& scratch,
-                       const std::string& cwd = "") {
-  std::string cmd = "'" + binDir() + "/" + tool + "' " + args;
+                       const std::string& cwd = "", const std::string& env = "") {
+  std::string cmd = (env.empty() ? "" : env + " ") + "'" + binDir() + "/" + tool + "' " + args;
   if (!cwd.empty()) cmd = "cd '" + cwd + "' && " + cmd;
   return runCommand(cmd, scratch);
 }

@@ -47,12 +47,15 @@ TEST_F(E2E, DrillOnV1KnownGoodV2CurrentPassesWithRtoFigures) {
   EXPECT_EQ(res["scenario"], "rollback");
   EXPECT_EQ(res["target"]["sha256"], s1);
   EXPECT_EQ(res["target"]["name"], "fx-v1");
-  ASSERT_EQ(res["rto_ms"]["samples"].size(), 3u);
+  ASSERT_EQ(res["rto_ms"]["samples"].size(), 60u);
   for (const auto& s : res["rto_ms"]["samples"]) EXPECT_GT(s.get<double>(), 0.0);
   const double p95 = res["rto_ms"]["p95"].get<double>();
   EXPECT_GE(p95, res["rto_ms"]["median"].get<double>());
-  EXPECT_DOUBLE_EQ(p95, res["rto_ms"]["max"].get<double>());  // 3 samples: p95 is the max
-  EXPECT_DOUBLE_EQ((*check(rep, "rollback.rto"))["value"].get<double>(), p95);
+  EXPECT_LE(p95, res["rto_ms"]["max"].get<double>());
+  const auto& rto = *check(rep, "rollback.rto");
+  EXPECT_DOUBLE_EQ(rto["value"].get<double>(), p95);
+  // The pass rests on the p95's upper confidence bound (60 drills: the max).
+  EXPECT_DOUBLE_EQ(rto["ci"][1].get<double>(), res["rto_ms"]["max"].get<double>());
   double sum = 0;
   for (const char* s : {"choose", "verify", "load", "warmup", "first_answer", "golden", "flip"}) {
     ASSERT_TRUE(res["steps_ms"][s].is_number()) << s;
@@ -219,7 +222,7 @@ TEST_F(E2E, ReferenceModelsRollBackWithinTheObjective) {
     f << "state_dir = \"" << dir() << "/var\"\n[models]\ncurrent = \"" << src << "/models/fashion-mlp-v1.pt\"\n"
       << "candidate = \"" << src << "/models/fashion-cnn-v2.pt\"\n[dataset]\nformat = \"idx\"\nimages = \"" << data
       << "/t10k-images-idx3-ubyte.gz\"\nlabels = \"" << data << "/t10k-labels-idx1-ubyte.gz\"\nlimit = 64\n"
-      << "[golden]\ncount = 32\n[runtime]\nintra_op_threads = 1\n[rollback]\ndrill_repeats = 2\n";
+      << "[golden]\ncount = 32\n[runtime]\nintra_op_threads = 1\n[rollback]\ndrill_repeats = 60\n";
   }
   setup("init", src + "/models/fashion-mlp-v1.pt", cfg);
   setup("stage", src + "/models/fashion-cnn-v2.pt", cfg);
@@ -229,6 +232,17 @@ TEST_F(E2E, ReferenceModelsRollBackWithinTheObjective) {
   auto rep = d.json();
   EXPECT_EQ(rep["results"]["target"]["name"], "fashion-mlp-v1");
   EXPECT_LT(rep["results"]["rto_ms"]["p95"].get<double>(), 5000.0);
+}
+
+TEST_F(E2E, AFewDrillsCannotPassTheRtoObjective) {
+  // Defect: rollback.rto passed on the maximum of 5 drills; a p95 needs 59
+  // for a one-sided 95 % upper bound. Fewer: inconclusive, saying how many.
+  deployV2OverV1();
+  auto d = drill("--repeats 5");
+  auto rep = d.json();
+  EXPECT_EQ(status(rep, "rollback.rto"), "inconclusive") << message(rep, "rollback.rto");
+  EXPECT_EQ((*check(rep, "rollback.rto"))["need"]["drills"], 59);
+  EXPECT_EQ(d.code, 11);
 }
 
 }  // namespace

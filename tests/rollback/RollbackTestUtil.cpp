@@ -57,7 +57,7 @@ std::string writeConfig(const std::string& dir, const std::string& rollbackExtra
     << "[dataset]\nformat = \"idx\"\nimages = \"" << dir << "/images.idx\"\nlabels = \"" << dir << "/labels.idx\"\n"
     << "[runtime]\nintra_op_threads = 1\ninter_op_threads = 1\nbatch_size = 4\n"
     << "[golden]\noffset = 0\ncount = 8\ntolerance = 1e-5\n"
-    << "[rollback]\ndrill_repeats = 3\nwarmup_runs = 1\nsandbox_dir = \"" << dir << "/sandboxes\"\n"
+    << "[rollback]\ndrill_repeats = 60\nwarmup_runs = 1\nsandbox_dir = \"" << dir << "/sandboxes\"\n"
     << rollbackExtra << "\n"
     << extra;
   return path;

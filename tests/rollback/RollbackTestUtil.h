@@ -19,7 +19,7 @@ void writeTinyIdx(const std::string& dir, int n);
 void writeTwoModels(const std::string& dir);
 
 /// A config for dir: state dir dir/var, models dir/v1.pt and dir/v2.pt, the
-/// tiny data set, a golden set of 8, 3 drill repeats. `extra` is appended
+/// tiny data set, a golden set of 8, 60 drill repeats (what the RTO's upper bound needs). `extra` is appended
 /// (TOML sections such as "[rollback]\ninject_fault = ...").
 std::string writeConfig(const std::string& dir, const std::string& rollbackExtra = "",
                         const std::string& extra = "");
