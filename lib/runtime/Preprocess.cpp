@@ -74,6 +74,26 @@ int nearestSource(int dst, int in, int out) {
   return std::min(static_cast<int>(std::floor(static_cast<float>(dst) * scale)), in - 1);
 }
 
+/// Write the CHW input: plane c is (value * scale - mean[c]) / std[c], where
+/// value(sc, y, x) is source colour channel sc (the planes reversed for "bgr")
+/// at output pixel (y, x).
+template <class Value>
+void writeNormalised(const Manifest& m, float* out, Value value) {
+  const int C = m.channels(), H = m.height(), W = m.width();
+  const bool bgr = m.channelOrder == "bgr";
+  const float scale = static_cast<float>(m.scale);
+  for (int c = 0; c < C; ++c) {
+    const int sc = bgr ? C - 1 - c : c;
+    const float mean = static_cast<float>(m.mean[static_cast<std::size_t>(c)]);
+    const float invStd = 1.f / static_cast<float>(m.std[static_cast<std::size_t>(c)]);
+    float* plane = out + static_cast<std::size_t>(c) * static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
+        plane[static_cast<std::size_t>(y) * static_cast<std::size_t>(W) + static_cast<std::size_t>(x)] =
+            (value(sc, y, x) * scale - mean) * invStd;
+  }
+}
+
 /// The size before the crop: torchvision's Resize (shorter side S: the longer
 /// one int(S * long / short)), an exact [H, W], or none (the crop, else the input
 /// size).
@@ -114,32 +134,16 @@ Status pointSampled(const Manifest& m, const Image& img, float* out) {
   const float sy = static_cast<float>(img.height) / static_cast<float>(rH);
   const float sx = static_cast<float>(img.width) / static_cast<float>(rW);
   const bool identity = rH == img.height && rW == img.width;
-  const bool bgr = m.channelOrder == "bgr";
-  for (int c = 0; c < C; ++c) {
-    const int sc = bgr ? C - 1 - c : c;
-    const float mean = static_cast<float>(m.mean[static_cast<std::size_t>(c)]);
-    const float invStd = 1.f / static_cast<float>(m.std[static_cast<std::size_t>(c)]);
-    const float scale = static_cast<float>(m.scale);
-    for (int y = 0; y < H; ++y) {
-      for (int x = 0; x < W; ++x) {
-        int ry = y + offY, rx = x + offX;
-        float v;
-        if (identity && img.channels == C) {
-          v = img.pixels[idx(ry, rx, img.width, C) + static_cast<std::size_t>(sc)];
-        } else if (m.interpolation == "nearest") {
-          v = sourceValue(img, sc, nearestSource(ry, img.height, rH), nearestSource(rx, img.width, rW), C);
-        } else {
-          // Align pixel centres (half-pixel), as PIL and torchvision do.
-          float srcY = (static_cast<float>(ry) + 0.5f) * sy - 0.5f;
-          float srcX = (static_cast<float>(rx) + 0.5f) * sx - 0.5f;
-          v = m.interpolation == "bicubic" ? sampleBicubic(img, sc, srcY, srcX, C)
-                                           : sampleBilinear(img, sc, srcY, srcX, C);
-        }
-        out[(static_cast<std::size_t>(c) * static_cast<std::size_t>(H) + static_cast<std::size_t>(y)) *
-                static_cast<std::size_t>(W) + static_cast<std::size_t>(x)] = (v * scale - mean) * invStd;
-      }
-    }
-  }
+  const bool nearest = m.interpolation == "nearest", bicubic = m.interpolation == "bicubic";
+  writeNormalised(m, out, [&](int sc, int y, int x) -> float {
+    const int ry = y + offY, rx = x + offX;
+    if (identity && img.channels == C) return img.pixels[idx(ry, rx, img.width, C) + static_cast<std::size_t>(sc)];
+    if (nearest) return sourceValue(img, sc, nearestSource(ry, img.height, rH), nearestSource(rx, img.width, rW), C);
+    // Align pixel centres (half-pixel), as PIL and torchvision do.
+    const float srcY = (static_cast<float>(ry) + 0.5f) * sy - 0.5f;
+    const float srcX = (static_cast<float>(rx) + 0.5f) * sx - 0.5f;
+    return bicubic ? sampleBicubic(img, sc, srcY, srcX, C) : sampleBilinear(img, sc, srcY, srcX, C);
+  });
   return okStatus();
 }
 
@@ -169,23 +173,11 @@ Status pilExact(const Manifest& m, const Image& img, float* out) {
                            : m.interpolation == "bicubic" ? PilFilter::Bicubic
                                                           : PilFilter::Bilinear;
   const Image kept = pilResize(*src, rH, rW, filter, win);
-  const bool bgr = m.channelOrder == "bgr";
-  for (int c = 0; c < C; ++c) {
-    const int sc = kept.channels == 1 ? 0 : bgr ? C - 1 - c : c;
-    const float mean = static_cast<float>(m.mean[static_cast<std::size_t>(c)]);
-    const float invStd = 1.f / static_cast<float>(m.std[static_cast<std::size_t>(c)]);
-    const float scale = static_cast<float>(m.scale);
-    float* plane = out + static_cast<std::size_t>(c) * static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
-    for (int y = 0; y < H; ++y) {
-      for (int x = 0; x < W; ++x) {
-        const int ky = y + top - win.y, kx = x + left - win.x;
-        const bool inside = ky >= 0 && ky < kept.height && kx >= 0 && kx < kept.width;
-        const float v = inside ? kept.pixels[idx(ky, kx, kept.width, kept.channels) + static_cast<std::size_t>(sc)] : 0.f;
-        plane[static_cast<std::size_t>(y) * static_cast<std::size_t>(W) + static_cast<std::size_t>(x)] =
-            (v * scale - mean) * invStd;
-      }
-    }
-  }
+  writeNormalised(m, out, [&](int sc, int y, int x) -> float {
+    const int ky = y + top - win.y, kx = x + left - win.x;
+    if (ky < 0 || ky >= kept.height || kx < 0 || kx >= kept.width) return 0.f;  // padding
+    return kept.pixels[idx(ky, kx, kept.width, kept.channels) + static_cast<std::size_t>(kept.channels == 1 ? 0 : sc)];
+  });
   return okStatus();
 }
 

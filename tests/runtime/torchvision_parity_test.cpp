@@ -111,7 +111,9 @@ TEST_P(TorchvisionParity, TensorsWithinOneLevelAndTheSameTop1) {
   if (contrasted) std::printf("; without antialias the max diff would be %.3g", contrast);
   std::printf("\n");
   // The comparison tells the two resizes apart: it is not blind to resampling.
-  if (contrasted) EXPECT_GT(contrast, 1.0 / 255);
+  if (contrasted) {
+    EXPECT_GT(contrast, 1.0 / 255);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Photos, TorchvisionParity,
@@ -121,4 +123,4 @@ INSTANTIATE_TEST_SUITE_P(Photos, TorchvisionParity,
                                            "pointsampled_resize224x224_bilinear",
                                            "pointsampled_resize240x240_crop224_bicubic",
                                            "pointsampled_resize224x224_nearest"),
-                         [](const auto& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
