@@ -3,9 +3,14 @@
 // Both C libraries report errors by longjmp. Each setjmp sits in a small
 // function whose C++ objects all live in a state struct owned by the caller, so
 // a longjmp never skips a destructor, and a corrupt file is an Error, never an
-// exit(). The conversions follow what PIL's convert("L"/"RGB") does, so the
-// pixels match a PyTorch pipeline: no gamma correction, alpha dropped (not
-// composited), 16-bit samples cut to their high byte, palettes expanded to RGB.
+// exit(). The pixels are those of Pillow 9.4's Image.open(f).convert("RGB") (or
+// "L" for a grey file), so they match a PyTorch pipeline: no gamma correction,
+// alpha dropped (not composited), palettes (and their tRNS) expanded to RGB,
+// 16-bit colour and grey+alpha cut to their high byte, 16-bit grey clipped to
+// 255 (Pillow opens it as 32-bit "I" and converts by clipping, not shifting).
+// The EXIF orientation (JPEG APP1 or PNG eXIf) is applied as
+// PIL.ImageOps.exif_transpose does. The pixel budget (limits().maxImagePixels)
+// is checked on the header, before any pixel memory is allocated.
 #include <png.h>
 
 #include <cctype>
@@ -20,16 +25,88 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+#include "common/Limits.h"
 #include "data/Dataset.h"
 
 namespace cvgate {
 
 namespace {
 
-constexpr std::uint32_t kMaxSide = 32768;                 // per side, either format
-constexpr std::uint64_t kMaxPixels = std::uint64_t{1} << 28;  // 268M pixels
+constexpr std::uint32_t kMaxSide = 32768;  // per side, either format
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+/// The pixel budget, checked on the header: "" when w x h fits, else why not.
+std::string overBudget(std::uint64_t w, std::uint64_t h) {
+  const std::uint64_t limit = limits().maxImagePixels;
+  if (w * h <= limit) return "";
+  return "image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is larger than the limit of " +
+         std::to_string(limit) + " pixels ([limits] max_image_megapixels)";
+}
+
+// ---------------------------------------------------------------- EXIF
+
+std::uint32_t readUint(const unsigned char* p, int n, bool bigEndian) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < n; ++i) v |= static_cast<std::uint32_t>(p[bigEndian ? i : n - 1 - i]) << (8 * (n - 1 - i));
+  return v;
+}
+
+/// The Orientation tag (0x0112) of IFD0 of an EXIF TIFF structure; 1 (as
+/// stored) when absent, malformed or not one value in 1..8.
+int exifOrientation(const unsigned char* d, std::size_t n) {
+  if (n < 8) return 1;
+  const bool be = d[0] == 'M' && d[1] == 'M';
+  if (!be && !(d[0] == 'I' && d[1] == 'I')) return 1;
+  if (readUint(d + 2, 2, be) != 42) return 1;
+  const std::size_t ifd = readUint(d + 4, 4, be);
+  if (ifd > n - 2) return 1;
+  const std::size_t count = readUint(d + ifd, 2, be);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t e = ifd + 2 + 12 * i;
+    if (e + 12 > n) break;
+    if (readUint(d + e, 2, be) != 0x0112) continue;
+    const std::uint32_t type = readUint(d + e + 2, 2, be), values = readUint(d + e + 4, 4, be);
+    if (values != 1) return 1;
+    const std::uint32_t v = type == 3 ? readUint(d + e + 8, 2, be) : type == 4 ? readUint(d + e + 8, 4, be) : 0;
+    return v >= 1 && v <= 8 ? static_cast<int>(v) : 1;
+  }
+  return 1;
+}
+
+/// The image as PIL.ImageOps.exif_transpose shows it: orientation 2 flips left
+/// to right, 3 rotates 180, 4 flips top to bottom, 5 transposes, 6 rotates 90
+/// clockwise, 7 transverses, 8 rotates 90 anticlockwise.
+Image applyOrientation(Image img, int orientation) {
+  if (orientation < 2 || orientation > 8) return img;
+  const int W = img.width, H = img.height, C = img.channels;
+  const bool swap = orientation >= 5;
+  Image out;
+  out.width = swap ? H : W;
+  out.height = swap ? W : H;
+  out.channels = C;
+  out.pixels.resize(img.pixels.size());
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      int sx = x, sy = y;  // the source pixel of output (x, y)
+      switch (orientation) {
+        case 2: sx = W - 1 - x; break;
+        case 3: sx = W - 1 - x; sy = H - 1 - y; break;
+        case 4: sy = H - 1 - y; break;
+        case 5: sx = y; sy = x; break;
+        case 6: sx = y; sy = H - 1 - x; break;
+        case 7: sx = W - 1 - y; sy = H - 1 - x; break;
+        default: sx = W - 1 - y; sy = x; break;  // 8
+      }
+      std::memcpy(&out.pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(out.width) +
+                               static_cast<std::size_t>(x)) * static_cast<std::size_t>(C)],
+                  &img.pixels[(static_cast<std::size_t>(sy) * static_cast<std::size_t>(W) +
+                               static_cast<std::size_t>(sx)) * static_cast<std::size_t>(C)],
+                  static_cast<std::size_t>(C));
+    }
+  }
+  return out;
+}
 
 bool startsWith(const std::string& bytes, const unsigned char* sig, std::size_t n) {
   return bytes.size() >= n && std::memcmp(bytes.data(), sig, n) == 0;
@@ -48,9 +125,19 @@ struct PngRead {
   std::size_t pos = 0;
   char error[200] = {0};
   std::vector<png_bytep> rows;
+  std::vector<png_byte> wide;  ///< 16-bit grey rows, clipped to 8 bits after reading
   Image* out = nullptr;
-  std::string tooLarge;  ///< set (outside libpng) when the image exceeds the limits
+  std::string tooLarge;  ///< set when the header exceeds the pixel budget
+  int orientation = 1;   ///< from an eXIf chunk
 };
+
+/// The orientation of a PNG's eXIf chunk, if libpng has read one by now.
+int pngOrientation(PngRead* st) {
+  png_uint_32 n = 0;
+  png_bytep exif = nullptr;
+  if (!png_get_eXIf_1(st->png, st->info, &n, &exif) || !exif) return st->orientation;
+  return exifOrientation(exif, n);
+}
 
 void pngOnError(png_structp png, png_const_charp msg) {
   auto* st = static_cast<PngRead*>(png_get_error_ptr(png));
@@ -77,21 +164,22 @@ bool pngDecode(PngRead* st) {
   png_uint_32 h = png_get_image_height(st->png, st->info);
   int colorType = png_get_color_type(st->png, st->info);
   int bitDepth = png_get_bit_depth(st->png, st->info);
-  if (static_cast<std::uint64_t>(w) * h > kMaxPixels) {
-    std::snprintf(st->error, sizeof st->error, "image too large: %ux%u pixels", w, h);
-    return false;
-  }
+  st->tooLarge = overBudget(w, h);
+  if (!st->tooLarge.empty()) return false;
   const bool colour = (colorType & PNG_COLOR_MASK_COLOR) != 0;  // palette images included
-  if (colorType == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(st->png);
+  // Pillow opens 16-bit grey as 32-bit "I" and its convert clips to 0..255.
+  const bool wideGrey = colorType == PNG_COLOR_TYPE_GRAY && bitDepth == 16;
+  if (colorType == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(st->png);  // tRNS becomes alpha
   if (colorType == PNG_COLOR_TYPE_GRAY && bitDepth < 8) png_set_expand_gray_1_2_4_to_8(st->png);
-  if (bitDepth == 16) png_set_strip_16(st->png);
-  if (colorType & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(st->png);
+  if (bitDepth == 16 && !wideGrey) png_set_strip_16(st->png);  // the high byte
+  if ((colorType & PNG_COLOR_MASK_ALPHA) || png_get_valid(st->png, st->info, PNG_INFO_tRNS))
+    png_set_strip_alpha(st->png);
   int passes = png_set_interlace_handling(st->png);
   (void)passes;
   png_read_update_info(st->png, st->info);
   const int channels = colour ? 3 : 1;
-  if (png_get_channels(st->png, st->info) != channels ||
-      png_get_rowbytes(st->png, st->info) != static_cast<std::size_t>(w) * channels) {
+  const std::size_t rowBytes = static_cast<std::size_t>(w) * static_cast<std::size_t>(channels) * (wideGrey ? 2 : 1);
+  if (png_get_channels(st->png, st->info) != channels || png_get_rowbytes(st->png, st->info) != rowBytes) {
     std::snprintf(st->error, sizeof st->error, "unsupported pixel layout");
     return false;
   }
@@ -99,11 +187,16 @@ bool pngDecode(PngRead* st) {
   st->out->height = static_cast<int>(h);
   st->out->channels = channels;
   st->out->pixels.resize(static_cast<std::size_t>(w) * h * static_cast<std::size_t>(channels));
+  if (wideGrey) st->wide.resize(rowBytes * h);
+  png_bytep base = wideGrey ? st->wide.data() : st->out->pixels.data();
   st->rows.resize(h);
-  for (png_uint_32 y = 0; y < h; ++y)
-    st->rows[y] = st->out->pixels.data() + static_cast<std::size_t>(y) * w * channels;
+  for (png_uint_32 y = 0; y < h; ++y) st->rows[y] = base + static_cast<std::size_t>(y) * rowBytes;
   png_read_image(st->png, st->rows.data());
-  png_read_end(st->png, nullptr);  // a file cut before IEND is truncated, too
+  st->orientation = pngOrientation(st);
+  png_read_end(st->png, st->info);  // a file cut before IEND is truncated, too; eXIf may follow IDAT
+  st->orientation = pngOrientation(st);
+  for (std::size_t i = 0; wideGrey && i < st->out->pixels.size(); ++i)  // big-endian samples
+    st->out->pixels[i] = st->wide[2 * i] ? png_byte{255} : st->wide[2 * i + 1];
   return true;
 }
 
@@ -122,8 +215,9 @@ Expected<Image> decodePng(const std::string& bytes, const std::string& what) {
   }
   bool ok = pngDecode(&st);
   png_destroy_read_struct(&st.png, &st.info, nullptr);
+  if (!st.tooLarge.empty()) return badInput(quote(what) + ": " + st.tooLarge);
   if (!ok) return badInput(quote(what) + ": corrupt PNG: " + st.error);
-  return img;
+  return applyOrientation(std::move(img), st.orientation);
 }
 
 // ---------------------------------------------------------------- PNG write
@@ -203,7 +297,21 @@ struct JpegRead {
   const std::string* bytes = nullptr;
   Image* out = nullptr;
   char error[JMSG_LENGTH_MAX + 64] = {0};
+  std::string tooLarge;  ///< set when the header exceeds the pixel budget
+  int orientation = 1;   ///< from the first APP1 "Exif" segment
 };
+
+/// The orientation in the first APP1 segment that starts "Exif\0" (the one
+/// Pillow keeps), 1 when there is none.
+int jpegOrientation(const jpeg_decompress_struct& cinfo) {
+  static const unsigned char kExif[6] = {'E', 'x', 'i', 'f', 0, 0};
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
+    if (m->marker != JPEG_APP0 + 1 || m->data_length < 5 || std::memcmp(m->data, kExif, 5) != 0) continue;
+    if (m->data_length < 6 || m->data[5] != 0) return 1;
+    return exifOrientation(m->data + 6, m->data_length - 6);
+  }
+  return 1;
+}
 
 bool jpegDecode(JpegRead* st) {
   if (setjmp(st->err.jump)) {
@@ -217,7 +325,11 @@ bool jpegDecode(JpegRead* st) {
   jpeg_create_decompress(&st->cinfo);
   jpeg_mem_src(&st->cinfo, reinterpret_cast<const unsigned char*>(st->bytes->data()),
                static_cast<unsigned long>(st->bytes->size()));
+  jpeg_save_markers(&st->cinfo, JPEG_APP0 + 1, 0xffff);
   jpeg_read_header(&st->cinfo, TRUE);
+  st->tooLarge = overBudget(st->cinfo.image_width, st->cinfo.image_height);
+  if (!st->tooLarge.empty()) return false;
+  st->orientation = jpegOrientation(st->cinfo);
   switch (st->cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:
       st->cinfo.out_color_space = JCS_GRAYSCALE;
@@ -232,8 +344,7 @@ bool jpegDecode(JpegRead* st) {
   jpeg_calc_output_dimensions(&st->cinfo);
   const std::uint32_t w = st->cinfo.output_width;
   const std::uint32_t h = st->cinfo.output_height;
-  if (w == 0 || h == 0 || w > kMaxSide || h > kMaxSide ||
-      static_cast<std::uint64_t>(w) * h > kMaxPixels) {
+  if (w == 0 || h == 0 || w > kMaxSide || h > kMaxSide) {
     std::snprintf(st->error, sizeof st->error, "bad image size %ux%u", w, h);
     return false;
   }
@@ -268,8 +379,9 @@ Expected<Image> decodeJpeg(const std::string& bytes, const std::string& what) {
   st.out = &img;
   bool ok = jpegDecode(&st);
   jpeg_destroy_decompress(&st.cinfo);
+  if (!st.tooLarge.empty()) return badInput(quote(what) + ": " + st.tooLarge);
   if (!ok) return badInput(quote(what) + ": corrupt JPEG: " + st.error);
-  return img;
+  return applyOrientation(std::move(img), st.orientation);
 }
 
 }  // namespace

@@ -67,7 +67,10 @@ Expected<std::unique_ptr<Dataset>> openImageFolder(const std::string& root);
 /// 0 or >= size() returns `inner` itself.
 std::unique_ptr<Dataset> limitDataset(std::unique_ptr<Dataset> inner, std::size_t limit);
 
-/// Decode PNG or JPEG bytes (by signature). `what` names the source in errors.
+/// Decode PNG or JPEG bytes (by signature) to the pixels Pillow's
+/// convert("RGB") / convert("L") gives, EXIF orientation applied; an image over
+/// limits().maxImagePixels is refused from its header. `what` names the source
+/// in errors (docs/manifest.md).
 Expected<Image> decodeImage(const std::string& bytes, const std::string& what);
 
 /// Encode an image as PNG (tests and fixtures write ImageFolders with it).

@@ -76,10 +76,12 @@ std::vector<MatrixEntry> compatibilityMatrix(const InterfaceSide& cur, const Int
   m.push_back(row("input.dtype", a.dtype, b.dtype, Compat::Breaking, "input dtype changed"));
   m.push_back(row("input.colour", a.colour, b.colour, Compat::Breaking,
                   "colour conversion changed: images decoded for the current model are wrong"));
-  m.push_back(row("preprocess.resize", pairStr(a.resizeH, a.resizeW), pairStr(b.resizeH, b.resizeW),
-                  Compat::Risky, "resizing changed: a hard-coded preprocessor feeds other pixels"));
+  m.push_back(row("preprocess.resize", resizeSummary(a), resizeSummary(b), Compat::Risky,
+                  "resizing changed: a hard-coded preprocessor feeds other pixels"));
   m.push_back(row("preprocess.crop", pairStr(a.cropH, a.cropW), pairStr(b.cropH, b.cropW), Compat::Risky,
                   "centre crop changed"));
+  m.push_back(row("preprocess.channel_order", a.channelOrder, b.channelOrder, Compat::Breaking,
+                  "colour planes swapped: images prepared for the current model are wrong"));
   m.push_back(row("preprocess.scale", fmtNum(a.scale, 6), fmtNum(b.scale, 6), Compat::Risky,
                   "pixel scale changed"));
   m.push_back(row("preprocess.mean", list(a.mean), list(b.mean), Compat::Risky,

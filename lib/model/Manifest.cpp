@@ -27,8 +27,22 @@ nlohmann::json toJson(const Manifest& m) {
         {"std", m.std}}},
       {"output", m.output},
       {"labels", m.labels}};
+  // The fields added after the first manifests are written only when they are
+  // not their defaults, so a manifest without them comes back byte for byte.
+  auto& pp = j["preprocess"];
+  if (m.resizeShorter) pp["resize"] = m.resizeShorter;
+  if (m.interpolation != "bilinear") pp["interpolation"] = m.interpolation;
+  if (m.antialias) pp["antialias"] = true;
+  if (m.channelOrder != "rgb") pp["channel_order"] = m.channelOrder;
   if (!m.training.is_null()) j["training"] = m.training;
   return j;
+}
+
+std::string resizeSummary(const Manifest& m) {
+  std::string size = m.resizeShorter ? "shorter side " + std::to_string(m.resizeShorter)
+                     : m.resizeH     ? std::to_string(m.resizeH) + "x" + std::to_string(m.resizeW)
+                                     : "none";
+  return size + ", " + m.interpolation + (m.antialias ? ", antialias" : "");
 }
 
 namespace {
@@ -89,10 +103,27 @@ Expected<Manifest> manifestFromJson(const nlohmann::json& j) {
     b = v[1].get<int>();
     return okStatus();
   };
-  CVGATE_TRY(pair("resize", m.resizeH, m.resizeW));
+  if (pp.contains("resize") && pp["resize"].is_number_integer()) {
+    const auto s = pp["resize"].get<std::int64_t>();
+    if (s < 1 || s > 65536) return bad("preprocess.resize", "a shorter side in 1..65536, or [H, W]");
+    m.resizeShorter = static_cast<int>(s);
+  } else {
+    CVGATE_TRY(pair("resize", m.resizeH, m.resizeW));
+  }
   CVGATE_TRY(pair("crop", m.cropH, m.cropW));
   if ((m.cropH && m.cropH != m.height()) || (m.cropW && m.cropW != m.width()))
     return bad("preprocess.crop", "the input's H and W");
+  JsonFields fp(pp, "manifest field 'preprocess'");
+  m.interpolation = fp.str("interpolation", m.interpolation);
+  m.antialias = fp.boolean("antialias", m.antialias);
+  m.channelOrder = fp.str("channel_order", m.channelOrder);
+  CVGATE_TRY(fp.status());
+  if (m.interpolation != "bilinear" && m.interpolation != "bicubic" && m.interpolation != "nearest")
+    return bad("preprocess.interpolation", "\"bilinear\", \"bicubic\" or \"nearest\"");
+  if (m.channelOrder != "rgb" && m.channelOrder != "bgr")
+    return bad("preprocess.channel_order", "\"rgb\" or \"bgr\"");
+  if (m.channelOrder == "bgr" && m.colour != "rgb")
+    return bad("preprocess.channel_order", "\"rgb\" for a grey input (one channel has no order)");
   if (pp.contains("scale")) {
     if (!pp["scale"].is_number() || !(pp["scale"].get<double>() > 0) || !std::isfinite(pp["scale"].get<double>()))
       return bad("preprocess.scale", "a positive number");

@@ -24,7 +24,14 @@ struct Manifest {
   std::string dtype = "float32";    ///< input dtype
   std::string colour = "grey";      ///< "grey" (1 channel) or "rgb" (3)
   int resizeH = 0, resizeW = 0;     ///< resize to this before crop (0: no resize)
+  int resizeShorter = 0;            ///< >0: resize the shorter side to this, keeping the aspect
+                                    ///< ratio (torchvision's Resize(S)); resizeH/W are then 0
+  std::string interpolation = "bilinear"; ///< "bilinear", "bicubic" or "nearest"
+  bool antialias = false;           ///< true: PIL's Image.resize, as torchvision resizes a PIL
+                                    ///< image; false: point sampling on float pixels (torch's
+                                    ///< interpolate without antialias), cvgate's original resize
   int cropH = 0, cropW = 0;         ///< centre crop (0: input H/W)
+  std::string channelOrder = "rgb"; ///< "rgb" or "bgr": order of the colour planes fed to the model
   double scale = 1.0 / 255.0;       ///< pixel byte -> float
   std::vector<double> mean;         ///< per channel, after scale
   std::vector<double> std;          ///< per channel, after scale
@@ -41,6 +48,9 @@ struct Manifest {
 nlohmann::json toJson(const Manifest& m);
 /// Validates every field; errors say which and what was expected.
 Expected<Manifest> manifestFromJson(const nlohmann::json& j);
+/// The resize in one line for people: "shorter side 256, bicubic, antialias",
+/// "28x28, bilinear", "none, bilinear".
+std::string resizeSummary(const Manifest& m);
 Expected<Manifest> parseManifest(const std::string& text, const std::string& what);
 
 }  // namespace cvgate

@@ -83,8 +83,10 @@ class Model {
   std::unique_ptr<ModelImpl> impl_;
 };
 
-/// Preprocess one decoded image for a model: colour conversion, resize
-/// (bilinear), centre crop, scale, normalise; writes inputSize() floats (CHW).
+/// Preprocess one decoded image as the model's manifest says (docs/manifest.md):
+/// colour conversion, resize (torchvision's on a PIL image when antialias is
+/// set, else point sampling), centre crop, channel order, scale, normalise;
+/// writes inputSize() floats (CHW).
 Status preprocess(const Manifest& m, const Image& img, float* out);
 
 /// Run the whole pipeline on decoded images, batched by `batchSize`.

@@ -1,11 +1,17 @@
-// PNG/JPEG codecs: round trips, PIL-like conversions (alpha dropped, 16-bit cut,
-// palette expanded), and errors for corrupt, truncated or unknown data.
+// PNG/JPEG codecs: round trips, Pillow's conversions (alpha dropped, 16-bit
+// colour cut to the high byte, 16-bit grey clipped, palette and tRNS expanded),
+// EXIF orientation, the pixel budget checked on the header, and errors for
+// corrupt, truncated or unknown data.
 #include <gtest/gtest.h>
 #include <png.h>
 
+#include <zlib.h>
+
 #include <cstdlib>
+#include <cstring>
 
 #include "TestUtil.h"
+#include "common/Limits.h"
 #include "data/Dataset.h"
 
 using namespace cvgate;
@@ -31,6 +37,59 @@ std::string simplePng(int width, int height, png_uint_32 format, const void* pix
   out.resize(size);
   return out;
 }
+
+std::string be32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+std::string le16(std::uint32_t v) { return {static_cast<char>(v), static_cast<char>(v >> 8)}; }
+std::string le32(std::uint32_t v) { return le16(v & 0xffff) + le16(v >> 16); }
+
+/// A PNG chunk: length, type, data, CRC.
+std::string pngChunk(const std::string& type, const std::string& data) {
+  const std::string body = type + data;
+  return be32(static_cast<std::uint32_t>(data.size())) + body +
+         be32(static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(body.data()),
+                                               static_cast<uInt>(body.size()))));
+}
+
+/// A little-endian EXIF TIFF structure whose IFD0 holds Orientation = k.
+std::string exifTiff(int k) {
+  return std::string("II*\0", 4) + le32(8) + le16(1) + le16(0x0112) + le16(3) + le32(1) +
+         le16(static_cast<std::uint32_t>(k)) + le16(0) + le32(0);
+}
+
+/// `png` with an eXIf chunk (orientation k) inserted before its first IDAT.
+std::string withExifChunk(const std::string& png, int k) {
+  const std::size_t idat = png.find("IDAT") - 4;
+  return png.substr(0, idat) + pngChunk("eXIf", exifTiff(k)) + png.substr(idat);
+}
+
+/// `jpg` with an APP1 "Exif" segment (orientation k) right after SOI.
+std::string withExifSegment(const std::string& jpg, int k) {
+  const std::string payload = std::string("Exif\0\0", 6) + exifTiff(k);
+  const std::uint32_t len = static_cast<std::uint32_t>(payload.size() + 2);
+  return jpg.substr(0, 2) + "\xff\xe1" + std::string{static_cast<char>(len >> 8), static_cast<char>(len)} +
+         payload + jpg.substr(2);
+}
+
+/// A PNG whose header says width x height (8-bit RGB) and whose data is a stub:
+/// decoding must stop at the header.
+std::string pngHeaderOnly(std::uint32_t width, std::uint32_t height) {
+  const std::string ihdr = be32(width) + be32(height) + std::string("\x08\x02\x00\x00\x00", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + pngChunk("IHDR", ihdr) + pngChunk("IDAT", "x") +
+         pngChunk("IEND", "");
+}
+
+/// Limits with another pixel budget for the scope of a test.
+struct PixelBudget {
+  explicit PixelBudget(std::uint64_t pixels) : saved(limits()) {
+    Limits l = saved;
+    l.maxImagePixels = pixels;
+    setLimits(l);
+  }
+  ~PixelBudget() { setLimits(saved); }
+  Limits saved;
+};
 
 }  // namespace
 
@@ -85,12 +144,99 @@ TEST(Codec, PngAlphaIsDroppedNotComposited) {
   EXPECT_EQ(grey->pixels, (std::vector<std::uint8_t>{77, 99}));
 }
 
-TEST(Codec, Png16BitKeepsTheHighByte) {
-  const png_uint_16 px[] = {0xabcd, 0x1234};
-  auto img = decodeImage(simplePng(2, 1, PNG_FORMAT_LINEAR_Y, px), "16.png");
+TEST(Codec, Png16BitGreyIsClippedAsPillowDoes) {
+  // Pillow opens 16-bit grey as 32-bit "I"; convert("L"/"RGB") clips to 255.
+  const png_uint_16 px[] = {0x00cd, 0x0012, 0x0100, 0xabcd};
+  auto img = decodeImage(simplePng(4, 1, PNG_FORMAT_LINEAR_Y, px), "16.png");
   ASSERT_TRUE(img.ok()) << img.error().message();
   EXPECT_EQ(img->channels, 1);
-  EXPECT_EQ(img->pixels, (std::vector<std::uint8_t>{0xab, 0x12}));
+  EXPECT_EQ(img->pixels, (std::vector<std::uint8_t>{0xcd, 0x12, 0xff, 0xff}));
+}
+
+TEST(Codec, Png16BitColourKeepsTheHighByte) {
+  const png_uint_16 px[] = {0xabcd, 0x1234, 0x00ff, 0xff00, 0x0101, 0x8080};
+  auto img = decodeImage(simplePng(2, 1, PNG_FORMAT_LINEAR_RGB, px), "rgb16.png");
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  EXPECT_EQ(img->channels, 3);
+  EXPECT_EQ(img->pixels, (std::vector<std::uint8_t>{0xab, 0x12, 0x00, 0xff, 0x01, 0x80}));
+}
+
+TEST(Codec, PngPaletteWithTransparencyDropsIt) {
+  const unsigned char colormap[] = {255, 0, 0, 0, 0, 0, 255, 128};  // RGBA entries: a tRNS chunk
+  const unsigned char index[] = {1, 0, 1};
+  auto img = decodeImage(simplePng(3, 1, PNG_FORMAT_RGBA_COLORMAP, index, colormap, 2), "trns.png");
+  ASSERT_TRUE(img.ok()) << img.error().message();
+  EXPECT_EQ(img->channels, 3);
+  EXPECT_EQ(img->pixels, (std::vector<std::uint8_t>{0, 0, 255, 255, 0, 0, 0, 0, 255}));
+}
+
+TEST(Codec, PngExifOrientationIsApplied) {
+  // 3 wide, 2 high: a b c / d e f.
+  Image img = pattern(3, 2, 1, 0);
+  for (std::size_t i = 0; i < 6; ++i) img.pixels[i] = static_cast<std::uint8_t>(10 * (i + 1));
+  auto png = encodePng(img);
+  ASSERT_TRUE(png.ok());
+  // Orientation 6 is shown rotated 90 degrees clockwise: d a / e b / f c.
+  auto six = decodeImage(withExifChunk(*png, 6), "six.png");
+  ASSERT_TRUE(six.ok()) << six.error().message();
+  EXPECT_EQ(six->width, 2);
+  EXPECT_EQ(six->height, 3);
+  EXPECT_EQ(six->pixels, (std::vector<std::uint8_t>{40, 10, 50, 20, 60, 30}));
+  // 8, anticlockwise: c f / b e / a d.
+  auto eight = decodeImage(withExifChunk(*png, 8), "eight.png");
+  ASSERT_TRUE(eight.ok()) << eight.error().message();
+  EXPECT_EQ(eight->pixels, (std::vector<std::uint8_t>{30, 60, 20, 50, 10, 40}));
+  // 2, mirrored: c b a / f e d; 1 and out-of-range values change nothing.
+  auto two = decodeImage(withExifChunk(*png, 2), "two.png");
+  ASSERT_TRUE(two.ok()) << two.error().message();
+  EXPECT_EQ(two->pixels, (std::vector<std::uint8_t>{30, 20, 10, 60, 50, 40}));
+  for (int k : {1, 0, 9}) {
+    auto same = decodeImage(withExifChunk(*png, k), "same.png");
+    ASSERT_TRUE(same.ok()) << same.error().message();
+    EXPECT_EQ(same->pixels, img.pixels) << k;
+  }
+}
+
+TEST(Codec, JpegExifOrientationIsApplied) {
+  Image wide = solid(32, 16, {0});
+  for (int y = 0; y < 16; ++y)
+    for (int x = 16; x < 32; ++x) wide.pixels[static_cast<std::size_t>(y * 32 + x)] = 255;  // right half white
+  const std::string jpg = encodeJpeg(wide, 95);
+  auto plain = decodeImage(jpg, "plain.jpg");
+  auto turned = decodeImage(withExifSegment(jpg, 6), "turned.jpg");
+  ASSERT_TRUE(plain.ok() && turned.ok());
+  EXPECT_EQ(plain->width, 32);
+  EXPECT_EQ(turned->width, 16);
+  EXPECT_EQ(turned->height, 32);
+  // Rotated clockwise, the white half is at the bottom.
+  EXPECT_LT(turned->pixels[2 * 16 + 8], 20);
+  EXPECT_GT(turned->pixels[29 * 16 + 8], 235);
+}
+
+TEST(Codec, PixelBudgetIsCheckedOnTheHeader) {
+  // 16384 x 16384 = 268M pixels over the default 64M: refused from the header,
+  // before the (stub) pixel data is read.
+  auto huge = decodeImage(pngHeaderOnly(16384, 16384), "huge.png");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.error().message(),
+            "'huge.png': image of 16384x16384 pixels is larger than the limit of 67108864 pixels "
+            "([limits] max_image_megapixels)");
+  // A JPEG whose frame header says 16384 x 16384.
+  std::string jpg = encodeJpeg(solid(16, 16, {9}), 90);
+  const std::size_t sof = jpg.find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  jpg.replace(sof + 5, 4, std::string("\x40\x00\x40\x00", 4));
+  auto bigJpeg = decodeImage(jpg, "huge.jpg");
+  ASSERT_FALSE(bigJpeg.ok());
+  EXPECT_EQ(bigJpeg.error().message().rfind("'huge.jpg': image of 16384x16384 pixels is larger", 0), 0u)
+      << bigJpeg.error().message();
+  // The budget is the configured one.
+  PixelBudget budget(200);
+  EXPECT_TRUE(decodeImage(*encodePng(pattern(20, 10, 3, 1)), "fits.png").ok());
+  auto over = decodeImage(*encodePng(pattern(21, 10, 3, 1)), "over.png");
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().message().find("21x10 pixels is larger than the limit of 200"), std::string::npos);
+  EXPECT_FALSE(decodeImage(encodeJpeg(solid(15, 15, {1}), 90), "over.jpg").ok());
 }
 
 TEST(Codec, PngPaletteBecomesRgb) {

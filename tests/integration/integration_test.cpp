@@ -97,6 +97,17 @@ TEST(Matrix, EachAspectHasItsClass) {
   EXPECT_EQ(entry(diff(b), "input.colour").cls, Compat::Breaking);
 
   b = baseManifest();
+  b.antialias = true;  // the same size, resampled otherwise
+  EXPECT_EQ(entry(diff(b), "preprocess.resize").cls, Compat::Risky);
+  EXPECT_EQ(entry(diff(b), "preprocess.resize").candidate, "28x28, bilinear, antialias");
+
+  b = baseManifest();
+  b.colour = "rgb";
+  b.inputShape = {3, 28, 28};
+  b.channelOrder = "bgr";
+  EXPECT_EQ(entry(diff(b), "preprocess.channel_order").cls, Compat::Breaking);
+
+  b = baseManifest();
   b.mean = {0.4};
   EXPECT_EQ(entry(diff(b), "preprocess.mean").cls, Compat::Risky);
   EXPECT_EQ(entry(diff(b), "preprocess.std").cls, Compat::Compatible);

@@ -119,6 +119,90 @@ TEST(Runtime, PreprocessResizesAndConvertsColour) {
   for (float v : out) EXPECT_NEAR(v, 0.299f, 1e-5);  // ITU-R 601 luma of red
 }
 
+/// A 1 x h x w manifest with no normalisation (outputs are pixel values).
+static Manifest rawManifest(int c, int h, int w) {
+  FixtureSpec s;
+  s.channels = c;
+  s.height = h;
+  s.width = w;
+  s.mean = 0;
+  s.stdv = 1;
+  Manifest m = fixtureManifest(s);
+  m.scale = 1;
+  return m;
+}
+
+TEST(Runtime, AntialiasedPathConvertsColourWithPillowsIntegerLuma) {
+  Manifest m = rawManifest(1, 2, 2);
+  m.antialias = true;
+  Image rgb = constantImage(4, 4, 3, 0);
+  for (std::size_t i = 0; i < rgb.pixels.size(); i += 3) rgb.pixels[i] = 255;  // pure red
+  float out[4];
+  ASSERT_TRUE(preprocess(m, rgb, out).ok());
+  for (float v : out) EXPECT_EQ(v, 76.f);  // (255 * 19595 + 0x8000) >> 16, not 0.299 * 255
+}
+
+TEST(Runtime, CentreCropRoundsAsTorchvisionWhenAntialiased) {
+  // One row 0, 10, ..., 60 cropped to 4 columns without a resize: torchvision
+  // starts at round(1.5) = 2; cvgate's original point sampling at floor = 1.
+  Manifest m = rawManifest(1, 1, 4);
+  m.resizeH = m.resizeW = 0;
+  m.cropH = 1;
+  m.cropW = 4;
+  Image row = constantImage(1, 7, 1, 0);
+  for (int x = 0; x < 7; ++x) row.pixels[static_cast<std::size_t>(x)] = static_cast<std::uint8_t>(10 * x);
+  float out[4];
+  m.antialias = true;
+  ASSERT_TRUE(preprocess(m, row, out).ok());
+  EXPECT_EQ(std::vector<float>(out, out + 4), (std::vector<float>{20, 30, 40, 50}));
+  m.antialias = false;
+  ASSERT_TRUE(preprocess(m, row, out).ok());
+  EXPECT_EQ(std::vector<float>(out, out + 4), (std::vector<float>{10, 20, 30, 40}));
+}
+
+TEST(Runtime, CropLargerThanTheImagePadsWithZeros) {
+  Manifest m = rawManifest(1, 1, 5);
+  m.resizeH = m.resizeW = 0;
+  m.cropH = 1;
+  m.cropW = 5;
+  m.antialias = true;
+  Image two = constantImage(1, 2, 1, 200);
+  float out[5];
+  ASSERT_TRUE(preprocess(m, two, out).ok());  // pads (5 - 2) // 2 = 1 before, 2 after
+  EXPECT_EQ(std::vector<float>(out, out + 5), (std::vector<float>{0, 200, 200, 0, 0}));
+  m.antialias = false;  // the original resize refuses it
+  EXPECT_FALSE(preprocess(m, two, out).ok());
+}
+
+TEST(Runtime, ShorterSideResizeKeepsTheAspectRatio) {
+  // 3 high, 6 wide, shorter side to 2: 2 x int(2 * 6 / 3) = 2 x 4;
+  // nearest picks source columns 0, 2, 3, 5 (PIL: (x + 0.5) * 1.5) and rows 0, 2.
+  Manifest m = rawManifest(1, 2, 4);
+  m.resizeH = m.resizeW = 0;
+  m.resizeShorter = 2;
+  m.interpolation = "nearest";
+  m.antialias = true;
+  Image img = constantImage(3, 6, 1, 0);
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 6; ++x) img.pixels[static_cast<std::size_t>(y * 6 + x)] = static_cast<std::uint8_t>(10 * y + x);
+  float out[8];
+  ASSERT_TRUE(preprocess(m, img, out).ok());
+  EXPECT_EQ(std::vector<float>(out, out + 8), (std::vector<float>{0, 2, 3, 5, 20, 22, 23, 25}));
+}
+
+TEST(Runtime, BgrReversesThePlanes) {
+  Manifest m = rawManifest(3, 1, 1);
+  m.channelOrder = "bgr";
+  Image px = constantImage(1, 1, 3, 0);
+  px.pixels = {1, 2, 3};
+  for (bool antialias : {false, true}) {
+    m.antialias = antialias;
+    float out[3];
+    ASSERT_TRUE(preprocess(m, px, out).ok());
+    EXPECT_EQ(std::vector<float>(out, out + 3), (std::vector<float>{3, 2, 1})) << antialias;
+  }
+}
+
 TEST(Runtime, KnownOutputsForKnownInputs) {
   TempDir t;
   FixtureSpec s;
