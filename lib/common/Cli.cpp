@@ -7,12 +7,9 @@
 #include <iostream>
 
 #include "common/ExitCodes.h"
+#include "common/Install.h"
 #include "common/Log.h"
 #include "common/Version.h"
-
-#ifndef CVGATE_DATADIR
-#define CVGATE_DATADIR "/usr/local/share/cvgate"
-#endif
 
 namespace cvgate {
 
@@ -25,8 +22,7 @@ void addLoggingOptions(CLI::App& app, CommonOptions& o) {
 
 void addCommonOptions(CLI::App& app, CommonOptions& o, bool withReport) {
   addLoggingOptions(app, o);
-  app.add_option("--config", o.config,
-                 "TOML config (default: $CVGATE_CONFIG, ./configs/cvgate.toml, then the installed default)");
+  app.add_option("--config", o.config, "TOML config (default: " + configLookupHelp(installLayout()) + ")");
   app.add_option("--state-dir", o.stateDir,
                  "state directory with feeds/ and registry/ (default: config, $CVGATE_STATE_DIR)");
   if (withReport) {
@@ -44,11 +40,21 @@ void addModelOptions(CLI::App& app, CommonOptions& o) {
   app.add_option("--candidate-sha256", o.candidateSha256, "refuse a candidate whose sha256 differs");
 }
 
-std::string resolveConfigPath(const std::string& flag) {
+std::string resolveConfigPath(const std::string& flag) { return resolveConfigPath(flag, installLayout()); }
+
+std::string resolveConfigPath(const std::string& flag, const InstallLayout& layout) {
   if (!flag.empty()) return flag;
   if (const char* env = std::getenv("CVGATE_CONFIG"); env && *env) return env;
-  if (std::filesystem::exists("configs/cvgate.toml")) return "configs/cvgate.toml";
-  return std::string(CVGATE_DATADIR) + "/cvgate.toml";
+  // Only a tool run from its build tree reads the checkout's config from the
+  // current directory: what an installed tool runs on must not depend on
+  // where cron, systemd or an operator's shell happens to stand.
+  if (!layout.installed && std::filesystem::exists("configs/cvgate.toml")) return "configs/cvgate.toml";
+  return layout.configFile;
+}
+
+std::string configLookupHelp(const InstallLayout& layout) {
+  return layout.installed ? "$CVGATE_CONFIG, then " + layout.configFile
+                          : "$CVGATE_CONFIG, ./configs/cvgate.toml, then " + layout.configFile;
 }
 
 std::string exitStatusHelp(bool verdicts) {

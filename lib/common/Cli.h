@@ -8,12 +8,13 @@
 #include <string>
 
 #include "common/Error.h"
+#include "common/Install.h"
 
 namespace cvgate {
 
 /// Flags every tool takes.
 struct CommonOptions {
-  std::string config;           ///< --config FILE; empty: $CVGATE_CONFIG, ./configs/cvgate.toml, installed default
+  std::string config;           ///< --config FILE; empty: see resolveConfigPath
   std::string logLevel = "info";///< --log-level
   bool quiet = false;           ///< --quiet: warnings and errors only
   std::string cycle;            ///< --cycle ID; empty: $CVGATE_CYCLE_ID or a new one
@@ -35,8 +36,14 @@ void addCommonOptions(CLI::App& app, CommonOptions& opts, bool withReport = true
 /// Register --current, --candidate and their --*-sha256 pins.
 void addModelOptions(CLI::App& app, CommonOptions& opts);
 
-/// The config file this run uses (see CommonOptions::config).
-std::string resolveConfigPath(const std::string& flag);
+/// The config file this run uses: `flag` (--config), else $CVGATE_CONFIG,
+/// else ./configs/cvgate.toml for a tool run from its build tree (never for an
+/// installed one), else the installed default (`layout.configFile`).
+std::string resolveConfigPath(const std::string& flag, const InstallLayout& layout);
+std::string resolveConfigPath(const std::string& flag);  ///< for the running binary
+
+/// That lookup order in words, for --help.
+std::string configLookupHelp(const InstallLayout& layout);
 
 /// The standard exit-status paragraph for --help footers.
 std::string exitStatusHelp(bool verdicts);

@@ -8,12 +8,14 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <type_traits>
 
 #define TOML_EXCEPTIONS 1
 #include <toml++/toml.h>
 
 #include "common/Fs.h"
+#include "common/Install.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
 
@@ -22,6 +24,8 @@ namespace cvgate {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr std::string_view kDataDirVar = "${datadir}";
 
 std::string where(const std::string& file, const toml::source_region& src) {
   return "'" + file + "' line " + std::to_string(src.begin.line);
@@ -61,7 +65,8 @@ class Section {
     return *this;
   }
 
-  /// A path: resolved against the config file's directory when relative.
+  /// A path: resolved against the config file's directory when relative, and
+  /// against the installation's data directory when it starts with ${datadir}.
   /// Control characters (a newline would split a line-based reader's values)
   /// are refused.
   Section& path(const char* key, std::string& out) {
@@ -73,6 +78,17 @@ class Section {
       require(key, false, "a path without control characters (newline, tab, ...)");
       out = before;
       return *this;
+    }
+    if (out != before && out.rfind("${", 0) == 0) {
+      // ${datadir}: the data directory of the running tool's installation,
+      // so that the installed config names the installed models wherever
+      // the install was put (lib/common/Install.h).
+      if (out.rfind(kDataDirVar, 0) != 0 || (out.size() > kDataDirVar.size() && out[kDataDirVar.size()] != '/')) {
+        require(key, false, "a path, or one that starts with " + std::string(kDataDirVar) + "/");
+        out = before;
+        return *this;
+      }
+      out = fs::path(installLayout().dataDir + out.substr(kDataDirVar.size())).lexically_normal().string();
     }
     if (!out.empty() && out != before && fs::path(out).is_relative())
       out = (fs::path(baseDir_) / out).lexically_normal().string();

@@ -1,7 +1,9 @@
 // The one TOML configuration of cvgate, parsed into plain structs with their
 // defaults in the declaration. Unknown keys and wrong types are errors that
 // name the file, line and key. Relative paths in the file are resolved
-// against the directory of the file itself.
+// against the directory of the file itself; a path that starts with
+// ${datadir} against the data directory of the running tool's installation
+// (<prefix>/share/cvgate, lib/common/Install.h).
 #pragma once
 
 #include <cstdint>

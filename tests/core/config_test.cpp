@@ -1,6 +1,7 @@
 // Config parsing: defaults, relative paths, and errors that name file, line and key.
 #include <gtest/gtest.h>
 
+#include "common/Install.h"
 #include "config/Config.h"
 
 using namespace cvgate;
@@ -22,6 +23,18 @@ TEST(Config, RelativePathsResolveAgainstTheFile) {
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->models.current, "/srv/x/models/a.pt");
   EXPECT_EQ(c->models.candidate, "/abs/b.pt");
+}
+
+TEST(Config, DataDirPathsResolveInTheInstallation) {
+  auto c = parseConfig("[models]\ncurrent = \"${datadir}/models/a.pt\"\n", "/srv/x/configs/c.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->models.current, installLayout().dataDir + "/models/a.pt");
+  for (const char* bad : {"${HOME}/a.pt", "${datadirx}/a.pt"}) {
+    auto d = parseConfig(std::string("[models]\ncurrent = \"") + bad + "\"\n", "c.toml");
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_EQ(d.error().message(),
+              "'c.toml' line 2: key 'models.current': expected a path, or one that starts with ${datadir}/");
+  }
 }
 
 TEST(Config, IntegerWhereNumberExpectedIsAccepted) {
