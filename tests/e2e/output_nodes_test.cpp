@@ -46,10 +46,18 @@ class OutputNodes : public ::testing::Test {
     // A registry with a known-good model, for simulate-rollback.
     for (const std::string& cmd : {"init " + t_.file("v1.pt"), "stage " + t_.file("v2.pt"), std::string("deploy")})
       ASSERT_EQ(tool("model-registry", cmd).code, 0) << cmd;
+    // train-model's data: the tiny IDX pair as both its training and its test files.
+    fs::create_directories(t_.file("train"));
+    for (const char* split : {"train", "t10k"}) {
+      fs::create_symlink(t_.file("images.idx"), t_.file("train/" + std::string(split) + "-images-idx3-ubyte"));
+      fs::create_symlink(t_.file("labels.idx"), t_.file("train/" + std::string(split) + "-labels-idx1-ubyte"));
+    }
   }
 
   cvgate::testing::ToolRun tool(const std::string& name, const std::string& args) {
-    return cvgate::testing::runTool(name, "--config " + cfg_ + " --log-level error " + args, t_.path());
+    // train-model reads no config: it trains from its own flags.
+    const std::string config = name == "train-model" ? "" : "--config " + cfg_ + " ";
+    return cvgate::testing::runTool(name, config + "--log-level error " + args, t_.path());
   }
 
   /// The outputs of every tool (their other arguments keep the run short).
@@ -67,6 +75,7 @@ class OutputNodes : public ::testing::Test {
         {"decide", "--dry-run", "--html"},
         {"decide", "--dry-run", "--prom"},
         {"decide", "--dry-run", "--verdict-md"},
+        {"train-model", "--arch mlp --name nodes --epochs 1 --hidden 8 --data-dir " + t_.file("train"), "--out"},
     };
   }
 

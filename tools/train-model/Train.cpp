@@ -196,7 +196,9 @@ Expected<TrainResult> trainModel(const TrainOptions& o, const Dataset& train, co
   } catch (const std::exception& e) {
     return badInput("'" + o.out + "': cannot save: " + std::string(e.what()).substr(0, 200));
   }
-  CVGATE_TRY(writeOutputFile(o.out, bytes.str()));
+  const std::string archive = bytes.str();
+  res.sha256 = sha256Hex(archive);
+  CVGATE_TRY(writeOutputFile(o.out, archive));
   return res;
 }
 

@@ -30,6 +30,7 @@ struct TrainResult {
   double trainSeconds = 0;
   double testAccuracy = 0;
   std::size_t trainSamples = 0, testSamples = 0;
+  std::string sha256;  ///< of the archive's bytes as written (the output may be a pipe or a device)
   Manifest manifest;
 };
 

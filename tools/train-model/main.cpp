@@ -2,12 +2,14 @@
 // and write a TorchScript archive with its manifest embedded.
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <iostream>
+
+#include <nlohmann/json.hpp>
 
 #include "Train.h"
 #include "common/Cli.h"
 #include "common/ExitCodes.h"
-#include "common/Sha256.h"
 #include "common/Strings.h"
 
 using namespace cvgate;
@@ -63,10 +65,12 @@ int main(int argc, char** argv) {
     spdlog::info("training {} '{}' on {}, testing on {} images", o.arch, o.name,
                  train->describe(), test->size());
     CVGATE_TRY_ASSIGN(res, trainModel(o, *train, *test));
-    CVGATE_TRY_ASSIGN(sha, sha256File(o.out));
-    std::cout << "{\"model\": \"" << o.name << "\", \"out\": \"" << o.out << "\", \"sha256\": \"" << sha
-              << "\", \"test_accuracy\": " << fmtNum(res.testAccuracy, 4)
-              << ", \"train_seconds\": " << fmtNum(res.trainSeconds, 1) << "}\n";
+    const nlohmann::json summary = {{"model", o.name},
+                                    {"out", o.out},
+                                    {"sha256", res.sha256},
+                                    {"test_accuracy", std::round(res.testAccuracy * 1e4) / 1e4},
+                                    {"train_seconds", std::round(res.trainSeconds * 10) / 10}};
+    std::cout << summary.dump() << "\n";
     return exitcode::kGo;
   });
 }
