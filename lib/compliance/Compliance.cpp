@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "common/Fs.h"
 #include "common/Json.h"
@@ -38,30 +40,34 @@ std::string looseName(const std::string& s) {
   return out;
 }
 
-/// Data set label index -> model label index. IDX labels are output indices;
-/// ImageFolder classes are matched to the manifest labels by name.
+/// Data set label index -> model label index. IDX labels (and a list's
+/// index labels) are output indices; ImageFolder classes and a list's label
+/// names are matched to the manifest labels by name. A list may hold only
+/// some of the model's classes.
 Expected<std::vector<int>> mapClasses(const Dataset& ds, const DatasetConfig& dcfg, const Model& model) {
   const auto& labels = model.manifest().labels;
   const auto& classes = ds.classes();
   const std::string what = "dataset '" + ds.describe() + "'";
   const std::string modelWhat = "model '" + model.manifest().name + "' (" +
                                 std::to_string(labels.size()) + " labels)";
+  const bool subset = dcfg.format == "list";
   std::vector<int> map(classes.size(), -1);
-  if (dcfg.format != "imagefolder") {
+  if (ds.classesAreIndices()) {
     if (classes.size() > labels.size())
       return badInput(what + ": labels 0.." + std::to_string(classes.size() - 1) +
                       ": expected labels in 0.." + std::to_string(labels.size() - 1) + " of " +
                       modelWhat + " (labels out of range)");
-    if (classes.size() < labels.size())
+    if (classes.size() < labels.size() && !subset)
       return badInput(what + ": " + std::to_string(classes.size()) +
                       " classes (labels 0.." + std::to_string(classes.size() - 1) +
                       "): expected the " + std::to_string(labels.size()) + " classes of " + modelWhat);
     for (std::size_t i = 0; i < classes.size(); ++i) map[i] = static_cast<int>(i);
     return map;
   }
-  if (classes.size() != labels.size())
-    return badInput(what + ": " + std::to_string(classes.size()) + " class directories: expected the " +
-                    std::to_string(labels.size()) + " labels of " + modelWhat + ": " + join(labels, ", "));
+  if (subset ? classes.size() > labels.size() : classes.size() != labels.size())
+    return badInput(what + ": " + std::to_string(classes.size()) + (subset ? " label names" : " class directories") +
+                    ": expected " + (subset ? "at most " : "") + "the " + std::to_string(labels.size()) +
+                    " labels of " + modelWhat + ": " + join(labels, ", "));
   for (std::size_t i = 0; i < classes.size(); ++i) {
     for (std::size_t j = 0; j < labels.size() && map[i] < 0; ++j)
       if (classes[i] == labels[j]) map[i] = static_cast<int>(j);
@@ -74,7 +80,7 @@ Expected<std::vector<int>> mapClasses(const Dataset& ds, const DatasetConfig& dc
   std::vector<int> seen(labels.size(), 0);
   for (int j : map)
     if (seen[static_cast<std::size_t>(j)]++)
-      return badInput(what + ": two class directories name the label '" +
+      return badInput(what + (subset ? ": two label names" : ": two class directories") + " name the label '" +
                       labels[static_cast<std::size_t>(j)] + "' of " + modelWhat);
   return map;
 }
@@ -227,18 +233,35 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
     candMap = std::move(m);
   }
 
-  // Labels and ids first (decoding each image once to check it), then both
-  // models on the same images, a chunk at a time: memory is bounded by the
-  // chunk, not by the data set.
+  // Every sample has a key (docs/data.md); its draws decide the evaluation
+  // order and its side of the split, so the same images in any layout are
+  // evaluated in the same batches and give the same figures.
   const std::size_t n = ds->size();
   spdlog::info("reading {}", ds->describe());
-  std::vector<int> labels;
-  std::vector<std::string> ids;
-  labels.reserve(n);
-  ids.reserve(n);
-  const Split split = makeSplit(n, cc.calibrationFraction, cc.seed);
+  std::vector<std::string> keys(n);
+  {
+    std::map<std::string, std::size_t> seen;
+    for (std::size_t i = 0; i < n; ++i) {
+      keys[i] = ds->key(i);
+      if (auto [it, fresh] = seen.emplace(keys[i], i); !fresh)
+        return badInput("dataset '" + ds->describe() + "': samples " + std::to_string(it->second) + " and " +
+                        std::to_string(i) + " have the same key '" + keys[i] + "': expected unique sample keys");
+    }
+  }
+  if (cc.sliceGate) {
+    bool anySlice = false;
+    for (std::size_t i = 0; i < n && !anySlice; ++i) anySlice = !ds->slice(i).empty();
+    if (!anySlice)
+      return badInput("[compliance] slice_gate = true: dataset '" + ds->describe() +
+                      "' has no slices: expected a list with a slice column ([dataset] format = \"list\")");
+  }
+  const std::vector<std::size_t> order = evaluationOrder(keys, cc.seed);
+  const std::size_t planned = cc.maxSamples > 0 ? std::min(n, static_cast<std::size_t>(cc.maxSamples)) : n;
+  const double budgetS = cc.timeBudgetS > 0 ? cc.timeBudgetS : 0.8 * cfg.heartbeat.evalComplianceTimeoutS;
+  std::vector<int> labels(n, 0);
+  std::vector<std::string> ids(n), slices(n);
   const int batch = std::max(cfg.runtime.batchSize, cc.batchSize);
-  Run curRun, candRun;
+  Run curRun, candRun;  // answers in evaluation order
   std::vector<Sample> chunk;
   std::size_t chunkBytes = 0;
   auto flush = [&]() {
@@ -251,25 +274,66 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
     chunk.clear();
     chunkBytes = 0;
   };
-  spdlog::info("evaluating '{}'{} on {} images (batch {})", current->manifest().name,
-               candidate ? " and '" + candidate->manifest().name + "'" : std::string(), n, batch);
-  for (std::size_t i = 0; i < n; ++i) {
-    CVGATE_TRY_ASSIGN(s, ds->get(i));
-    if (s.label < 0 || static_cast<std::size_t>(s.label) >= classMap.size())
-      return badInput("dataset '" + ds->describe() + "': sample '" + s.id + "': label " +
-                      std::to_string(s.label) + ": expected a label in 0.." +
-                      std::to_string(labelNames.size() - 1) + " of model '" + cm.name + "'");
-    labels.push_back(classMap[static_cast<std::size_t>(s.label)]);
-    ids.push_back(s.id);
-    chunkBytes += s.image.pixels.size();
-    chunk.push_back(std::move(s));
-    if (chunkBytes >= kChunkPixelBytes || chunk.size() >= static_cast<std::size_t>(batch) * 8) flush();
+  spdlog::info("evaluating '{}'{} on up to {} of {} images (batch {}, time budget {} s)", current->manifest().name,
+               candidate ? " and '" + candidate->manifest().name + "'" : std::string(), planned, n, batch,
+               fmtNum(budgetS, 0));
+  // A chunk at a time: memory is bounded by the chunk, and the time budget is
+  // checked between chunks, each no longer than what the budget has left at
+  // the pace measured so far (the first one a small probe).
+  std::size_t done = 0;
+  double secondsPerImage = 0;
+  bool stoppedByTime = false;
+  while (done < planned) {
+    const double elapsedS = msSince(t0) / 1000.0;
+    std::size_t want = std::min<std::size_t>(planned - done, static_cast<std::size_t>(batch));
+    if (done == 0) want = std::min<std::size_t>(want, 32);
+    if (secondsPerImage > 0) {
+      const double fit = std::floor((budgetS - elapsedS) / secondsPerImage);
+      if (fit < 1) {
+        stoppedByTime = true;
+        break;
+      }
+      want = std::min(want, static_cast<std::size_t>(fit));
+    } else if (elapsedS >= budgetS) {
+      stoppedByTime = true;
+      break;
+    }
+    auto tc = Clock::now();
+    const std::size_t from = done;
+    while (done < from + want && chunkBytes < kChunkPixelBytes) {
+      const std::size_t i = order[done];
+      CVGATE_TRY_ASSIGN(s, ds->get(i));
+      if (s.label < 0 || static_cast<std::size_t>(s.label) >= classMap.size())
+        return badInput("dataset '" + ds->describe() + "': sample '" + s.id + "': label " +
+                        std::to_string(s.label) + ": expected a label in 0.." +
+                        std::to_string(labelNames.size() - 1) + " of model '" + cm.name + "'");
+      labels[i] = classMap[static_cast<std::size_t>(s.label)];
+      ids[i] = s.id;
+      slices[i] = s.slice;
+      chunkBytes += s.image.pixels.size();
+      chunk.push_back(std::move(s));
+      ++done;
+    }
+    flush();
+    secondsPerImage = std::max(secondsPerImage, msSince(tc) / 1000.0 / static_cast<double>(done - from));
   }
-  flush();
   for (Run* r : {&curRun, &candRun})
     if (r->wallMs > 0)
       spdlog::info("{} images in {:.0f} ms ({:.0f} images/s)", r->answers.size(), r->wallMs,
                    1000.0 * static_cast<double>(r->answers.size()) / r->wallMs);
+
+  // Answers by sample index; the split of the samples evaluated.
+  std::vector<std::size_t> used(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(done));
+  auto byIndex = [&](Run& r) {
+    std::vector<Answer> out(n);
+    for (std::size_t p = 0; p < r.answers.size() && p < done; ++p) out[order[p]] = std::move(r.answers[p]);
+    r.answers = std::move(out);
+  };
+  byIndex(curRun);
+  if (candidate) byIndex(candRun);
+  const Split split = makeSplit(keys, used, cc.calibrationFraction, cc.seed);
+  const std::vector<std::size_t> plannedSet(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(planned));
+  const std::size_t plannedEval = makeSplit(keys, plannedSet, cc.calibrationFraction, cc.seed).evaluation.size();
 
   SubjectMetrics cur = evaluateSubject(curRun.answers, labels, labelNames, split, cc.threshold, cc.eceBins);
   SubjectMetrics cand;
@@ -281,9 +345,10 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
   res["objective"] = {{"min_compliance_uplift", cfg.objectives.minComplianceUplift},
                       {"max_error_rate", cfg.objectives.maxErrorRate},
                       {"confidence", cfg.objectives.confidence}};
-  res["dataset"] = {{"describe", ds->describe()}, {"sha256", ds->sha256()}, {"n", n},
+  res["dataset"] = {{"describe", ds->describe()}, {"sha256", ds->sha256()}, {"n", n}, {"evaluated", done},
                     {"n_eval", split.evaluation.size()}, {"n_calibration", split.calibration.size()},
-                    {"calibration_fraction", cc.calibrationFraction}, {"seed", cc.seed}};
+                    {"calibration_fraction", cc.calibrationFraction}, {"seed", cc.seed},
+                    {"split", kSplitScheme}};
   res["labels"] = labelNames;
   res["batch_size"] = batch;
   res["threads"] = {{"intra_op", cfg.runtime.intraOpThreads}, {"inter_op", cfg.runtime.interOpThreads}};
@@ -300,7 +365,7 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
 
   // The figures this cycle offers as blessed ones, keyed by what produced
   // them, and production's regression against its own blessed figure.
-  const BlessingKey key{ds->sha256(), cc.threshold, cc.calibrationFraction, cc.seed, split.evaluation.size()};
+  const BlessingKey key{ds->sha256(), cc.threshold, cc.calibrationFraction, cc.seed, plannedEval};
   res["blessing"] = {{"current", blessingJson(key, cur.compliant, cur.n)},
                      {"candidate", candidate ? blessingJson(key, cand.compliant, cand.n) : json(nullptr)}};
   std::string why, blessedPath;
@@ -311,7 +376,7 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
   std::map<std::string, std::string> thumbnails;
   if (candidate) {
     res["candidate"] = subjectJson(*candidate, cand, candRun, n);
-    PairedMetrics paired = comparePaired(cur, cand, curRun.answers, candRun.answers, labels, ids,
+    PairedMetrics paired = comparePaired(cur, cand, curRun.answers, candRun.answers, labels, keys, ids,
                                          labelNames, split, cc.threshold,
                                          static_cast<std::size_t>(cc.bootstrapResamples), cc.seed,
                                          cfg.objectives.confidence,
@@ -340,6 +405,60 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
     res["regressions"] = json::array();
     res["regressions_total"] = 0;
     report.checks.push_back(noCandidateCheck());
+  }
+
+  // Slices: the paired statistics per slice, a check each, and the gate.
+  const std::vector<SliceMetrics> sliceMetrics =
+      compareSlices(cur, candidate ? &cand : nullptr, slices, split,
+                    static_cast<std::size_t>(cc.bootstrapResamples), cc.seed, cfg.objectives.confidence);
+  res["slices"] = toJson(sliceMetrics, cfg.objectives.confidence);
+  {
+    const SliceGate gate{cc.sliceGate, cc.sliceMinSamples, cc.sliceMinUplift};
+    std::vector<Check> sliceChecks;
+    std::set<std::string> slugs;
+    for (const auto& sm : sliceMetrics) {
+      std::string slug = labelSlug(sm.slice);
+      for (int k = 2; !slugs.insert(slug).second; ++k) slug = labelSlug(sm.slice) + "_" + std::to_string(k);
+      sliceChecks.push_back(sliceCheck(sm, slug, gate, cfg.objectives.confidence));
+    }
+    for (const auto& c : sliceChecks) report.checks.push_back(c);
+    report.checks.push_back(slicesCheck(sliceChecks, gate, static_cast<bool>(candidate)));
+  }
+
+  // The budget: how many samples were used, why no more, what that buys.
+  {
+    const std::size_t ne = split.evaluation.size();
+    const double conf = cfg.objectives.confidence;
+    const std::string stoppedBy = stoppedByTime ? "time" : planned < n ? "samples" : "none";
+    const double errorBound = ne ? 1.0 - std::pow(1.0 - conf, 1.0 / static_cast<double>(ne)) : 1.0;
+    json up = res.contains("uplift") ? res["uplift"] : json();
+    const bool haveCi = up.is_object() && up["lo"].is_number() && up["hi"].is_number();
+    const double half = haveCi ? (up["hi"].get<double>() - up["lo"].get<double>()) / 2 : std::nan("");
+    std::string msg = "evaluated " + std::to_string(done) + " of " + std::to_string(n) + " images" +
+                      (stoppedBy == "time"      ? " (stopped by the time budget of " + fmtNum(budgetS, 0) + " s)"
+                       : stoppedBy == "samples" ? " (the sample budget, [compliance] max_samples = " +
+                                                      std::to_string(cc.maxSamples) + ")"
+                                                : "") +
+                      ": " + std::to_string(ne) + " evaluation images; " +
+                      (haveCi ? "the uplift is known to +/-" + fmtNum(100.0 * half, 1) + " points at " +
+                                    fmtNum(100.0 * conf, 0) + " %; "
+                              : std::string()) +
+                      "with no failed request the error rate would be shown below " +
+                      fmtNum(100.0 * errorBound, 2) + " %";
+    res["budget"] = {{"available", n},
+                     {"max_samples", cc.maxSamples},
+                     {"planned", planned},
+                     {"evaluated", done},
+                     {"time_budget_s", budgetS},
+                     {"stopped_by", stoppedBy},
+                     {"seconds_per_image", secondsPerImage},
+                     {"n_eval", ne},
+                     {"confidence", conf},
+                     {"uplift_ci_halfwidth", haveCi ? json(half) : json(nullptr)},
+                     {"error_rate_bound_if_no_errors", errorBound},
+                     {"message", msg}};
+    if (stoppedBy == "none") spdlog::info("{}", msg);
+    else spdlog::warn("{}", msg);
   }
 
   // Temperature patches: relay those that lower ECE by the margin.

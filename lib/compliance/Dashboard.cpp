@@ -185,6 +185,65 @@ std::string perClassSvg(const json& res) {
   return s.str();
 }
 
+/// Per slice: each slice's uplift with its interval on one axis, against the
+/// objective and the slice gate's bound (a forest plot).
+std::string slicesSvg(const json& slices, double objective, double sliceBound) {
+  const int rowH = 26, L = 170, W = 1180, plotW = 560, T = 28;
+  const int H = T + rowH * static_cast<int>(slices.size()) + 34;
+  double mn = std::min({0.0, objective, sliceBound}), mx = std::max({0.0, objective, sliceBound});
+  for (const auto& sl : slices) {
+    const json up = sl.value("uplift", json());
+    if (!up.is_object()) continue;
+    for (const char* k : {"lo", "hi"})
+      if (std::isfinite(numOr(up, k))) mn = std::min(mn, numOr(up, k)), mx = std::max(mx, numOr(up, k));
+  }
+  mn -= 0.05;
+  mx += 0.05;
+  auto X = [&](double v) { return L + (v - mn) / (mx - mn) * plotW; };
+  std::ostringstream s;
+  s << "<svg width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << " " << H << "\" role=\"img\">";
+  const double step = (mx - mn) > 0.6 ? 0.2 : (mx - mn) > 0.25 ? 0.1 : 0.05;
+  for (double t = std::ceil(mn / step) * step; t <= mx + 1e-9; t += step) {
+    s << "<line x1=\"" << X(t) << "\" x2=\"" << X(t) << "\" y1=\"" << T - 6 << "\" y2=\"" << H - 26
+      << "\" stroke=\"#e5e7eb\"/><text x=\"" << X(t) << "\" y=\"" << H - 10 << "\" text-anchor=\"middle\" class=\"ax\">"
+      << spc(t, 0) << "</text>";
+  }
+  s << "<line x1=\"" << X(objective) << "\" x2=\"" << X(objective) << "\" y1=\"" << T - 10 << "\" y2=\"" << H - 26
+    << "\" stroke=\"#cf222e\" stroke-dasharray=\"4 3\"><title>objective " << spc(objective, 0) << "</title></line>";
+  s << "<line x1=\"" << X(sliceBound) << "\" x2=\"" << X(sliceBound) << "\" y1=\"" << T - 10 << "\" y2=\"" << H - 26
+    << "\" stroke=\"#9a6700\" stroke-dasharray=\"2 3\"><title>slice bound " << spc(sliceBound, 0) << "</title></line>";
+  s << "<text x=\"" << L + plotW + 20 << "\" y=\"" << T - 10
+    << "\" class=\"ax\">compliance current \xE2\x86\x92 candidate \xC2\xB7 McNemar p \xC2\xB7 error rates</text>";
+  for (std::size_t k = 0; k < slices.size(); ++k) {
+    const json& sl = slices[k];
+    const double y = T + rowH * static_cast<double>(k);
+    const json up = sl.value("uplift", json()), mc = sl.value("mcnemar", json());
+    const json cur = sl.value("current", json()), cand = sl.value("candidate", json());
+    s << "<text x=\"" << L - 8 << "\" y=\"" << y + 14 << "\" text-anchor=\"end\" class=\"lb\">"
+      << htmlEscape(str(sl, "slice")) << "</text><text x=\"" << L - 8 << "\" y=\"" << y + 24
+      << "\" text-anchor=\"end\" class=\"ax\">n " << static_cast<long long>(numOr(sl, "n", 0)) << "</text>";
+    if (up.is_object() && std::isfinite(numOr(up, "lo")) && std::isfinite(numOr(up, "hi"))) {
+      const double lo = numOr(up, "lo"), hi = numOr(up, "hi"), u = numOr(up, "uplift");
+      const char* col = lo >= sliceBound ? "#1a7f37" : hi < sliceBound ? "#cf222e" : "#9a6700";
+      s << "<line x1=\"" << X(lo) << "\" x2=\"" << X(hi) << "\" y1=\"" << y + 10 << "\" y2=\"" << y + 10
+        << "\" stroke=\"" << col << "\" stroke-width=\"4\"><title>" << htmlEscape(str(sl, "slice")) << ": uplift "
+        << spc(u) << ", CI " << spc(lo) << " to " << spc(hi) << "</title></line>";
+      if (std::isfinite(u)) s << "<circle cx=\"" << X(u) << "\" cy=\"" << y + 10 << "\" r=\"4\" fill=\"#111827\"/>";
+    }
+    s << "<text x=\"" << L + plotW + 20 << "\" y=\"" << y + 14 << "\" class=\"lb\">" << pc(numOr(cur, "compliance"));
+    if (cand.is_object()) s << " \xE2\x86\x92 " << pc(numOr(cand, "compliance"));
+    s << "</text><text x=\"" << L + plotW + 170 << "\" y=\"" << y + 14 << "\" class=\"ax\">";
+    if (mc.is_object())
+      s << "p " << pval(numOr(mc, "p_value")) << " (b " << static_cast<long long>(numOr(mc, "b", 0)) << ", c "
+        << static_cast<long long>(numOr(mc, "c", 0)) << ") \xC2\xB7 ";
+    s << "errors " << pc(numOr(cur, "error_rate"), 2);
+    if (cand.is_object()) s << " / " << pc(numOr(cand, "error_rate"), 2);
+    s << "</text>";
+  }
+  s << "</svg>";
+  return s.str();
+}
+
 std::string subjectCard(const json& subj, const char* role, const char* colour) {
   std::ostringstream s;
   s << "<div class=\"card\" style=\"border-top:5px solid " << colour << "\"><div class=\"role\">" << role << "</div>";
@@ -276,6 +335,25 @@ std::string renderDashboard(const json& report, const std::map<std::string, std:
     << "<span class=\"key\" style=\"background:" << kCand << "\"></span><span style=\"text-transform:none\">candidate</span>"
     << "<span style=\"text-transform:none;font-weight:400\"> \xC2\xB7 \xE2\x98\x85 significant after Holm</span></h2>"
     << perClassSvg(res) << "</section>";
+
+  // Slices.
+  const json slices = res.contains("slices") && res["slices"].is_array() ? res["slices"] : json::array();
+  if (!slices.empty()) {
+    double bound = -0.05;
+    bool gated = false;
+    if (report.contains("checks") && report["checks"].is_array())
+      for (const auto& c : report["checks"])
+        if (str(c, "id") == "compliance.slices" && c.contains("detail") && c["detail"].is_object()) {
+          bound = numOr(c["detail"], "min_uplift", bound);
+          gated = c["detail"].value("gated", false);
+        }
+    h << "<section><h2>slices: uplift per slice with its interval<span style=\"text-transform:none;font-weight:400\">"
+      << " \xC2\xB7 red dashes: objective " << spc(minUplift, 0) << " \xC2\xB7 amber dots: slice bound " << spc(bound, 0)
+      << (gated ? " (gated)" : " (reported, not gated)") << "</span></h2>" << slicesSvg(slices, minUplift, bound)
+      << "</section>";
+  }
+  if (res.contains("budget") && res["budget"].is_object())
+    h << "<section><h2>sample budget</h2>" << htmlEscape(str(res["budget"], "message")) << "</section>";
 
   // Checks.
   h << "<section><h2>checks</h2><table class=\"t\"><tr><th>status</th><th>check</th><th>subject</th><th>message</th></tr>";

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <random>
 
+#include "common/Sha256.h"
 #include "common/Strings.h"
 
 namespace cvgate::compliance {
@@ -63,26 +65,55 @@ Calib calibrate(const std::vector<std::vector<double>>& probs, const std::vector
 
 }  // namespace
 
-Split makeSplit(std::size_t n, double fraction, std::uint64_t seed) {
-  std::vector<std::size_t> idx(n);
-  std::iota(idx.begin(), idx.end(), std::size_t{0});
-  // Fisher-Yates with our own unbiased draw so a seed splits alike everywhere.
-  std::mt19937_64 rng(seed);
-  for (std::size_t i = n; i > 1; --i) {
-    const std::uint64_t range = i;
-    const std::uint64_t limit = (~range + 1) % range;
-    std::uint64_t r;
-    do r = rng(); while (r < limit);
-    std::swap(idx[i - 1], idx[static_cast<std::size_t>(r % range)]);
+KeyDraw drawForKey(const std::string& key, std::uint64_t seed) {
+  const std::string hex = sha256Hex("cvgate.sample/1\n" + std::to_string(seed) + "\n" + key);
+  return KeyDraw{std::stoull(hex.substr(0, 16), nullptr, 16), std::stoull(hex.substr(16, 16), nullptr, 16)};
+}
+
+std::vector<std::size_t> evaluationOrder(const std::vector<std::string>& keys, std::uint64_t seed) {
+  std::vector<std::pair<std::uint64_t, std::size_t>> by(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) by[i] = {drawForKey(keys[i], seed).order, i};
+  std::sort(by.begin(), by.end(), [&](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : keys[a.second] < keys[b.second];
+  });
+  std::vector<std::size_t> out(keys.size());
+  for (std::size_t i = 0; i < by.size(); ++i) out[i] = by[i].second;
+  return out;
+}
+
+Split makeSplit(const std::vector<std::string>& keys, const std::vector<std::size_t>& used, double fraction,
+                std::uint64_t seed) {
+  // The cut in 64-bit draw space: a sample calibrates when its draw is below it.
+  const double f = std::clamp(fraction, 0.0, 1.0);
+  const std::uint64_t cut = f >= 1.0 ? std::numeric_limits<std::uint64_t>::max()
+                                     : static_cast<std::uint64_t>(std::ldexp(f, 64));
+  std::vector<std::pair<std::uint64_t, std::size_t>> cal, eval;
+  for (std::size_t i : used) {
+    const std::uint64_t u = drawForKey(keys[i], seed).split;
+    (u < cut ? cal : eval).emplace_back(u, i);
   }
-  auto ncal = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(n)));
-  if (n >= 2) ncal = std::clamp<std::size_t>(ncal, 1, n - 1);
-  else ncal = 0;
+  // Tiny sets: each side one sample when two or more are used; the sample
+  // whose draw is nearest the cut moves, which depends on the keys alone.
+  if (used.size() >= 2 && eval.empty()) {
+    auto it = std::max_element(cal.begin(), cal.end());
+    eval.push_back(*it);
+    cal.erase(it);
+  } else if (used.size() >= 2 && cal.empty()) {
+    auto it = std::min_element(eval.begin(), eval.end());
+    cal.push_back(*it);
+    eval.erase(it);
+  } else if (used.size() == 1 && eval.empty()) {
+    eval.swap(cal);
+  }
+  auto byKey = [&](std::vector<std::pair<std::uint64_t, std::size_t>>& v) {
+    std::vector<std::size_t> out;
+    for (const auto& p : v) out.push_back(p.second);
+    std::sort(out.begin(), out.end(), [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; });
+    return out;
+  };
   Split s;
-  s.calibration.assign(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(ncal));
-  s.evaluation.assign(idx.begin() + static_cast<std::ptrdiff_t>(ncal), idx.end());
-  std::sort(s.calibration.begin(), s.calibration.end());
-  std::sort(s.evaluation.begin(), s.evaluation.end());
+  s.calibration = byKey(cal);
+  s.evaluation = byKey(eval);
   return s;
 }
 
@@ -106,8 +137,10 @@ SubjectMetrics evaluateSubject(const std::vector<Answer>& answers, const std::ve
       ++m.errors;
       m.compliantFlags.push_back(0);
       m.correctFlags.push_back(0);
+      m.errorFlags.push_back(1);
       continue;
     }
+    m.errorFlags.push_back(0);
     const auto t = static_cast<std::size_t>(a.top1);
     const bool right = t == y;
     const bool confident = a.confidence >= threshold;
@@ -172,7 +205,8 @@ SubjectMetrics evaluateSubject(const std::vector<Answer>& answers, const std::ve
 PairedMetrics comparePaired(const SubjectMetrics& baseline, const SubjectMetrics& candidate,
                             const std::vector<Answer>& baselineAnswers,
                             const std::vector<Answer>& candidateAnswers,
-                            const std::vector<int>& labels, const std::vector<std::string>& ids,
+                            const std::vector<int>& labels, const std::vector<std::string>& keys,
+                            const std::vector<std::string>& ids,
                             const std::vector<std::string>& labelNames, const Split& split,
                             double threshold, std::size_t resamples, std::uint64_t seed,
                             double confidence, std::size_t maxListed) {
@@ -195,6 +229,7 @@ PairedMetrics comparePaired(const SubjectMetrics& baseline, const SubjectMetrics
     if (ba.ok && ba.top1 == labels[i] && ca.ok && ca.top1 != labels[i] &&
         ca.confidence >= threshold) {
       Regression r;
+      r.key = keys[i];
       r.id = ids[i];
       r.label = labelNames[y];
       r.candidateTop1 = labelNames[static_cast<std::size_t>(ca.top1)];
@@ -223,12 +258,53 @@ PairedMetrics comparePaired(const SubjectMetrics& baseline, const SubjectMetrics
   for (std::size_t j = 0; j < k; ++j) p.perClass[j].pHolm = holm[j];
 
   p.regressionsTotal = p.regressions.size();
+  // Most confident first; ties in key order (the evaluation order).
   std::stable_sort(p.regressions.begin(), p.regressions.end(),
                    [](const Regression& a, const Regression& b) {
                      return a.candidateConfidence > b.candidateConfidence;
                    });
   if (p.regressions.size() > maxListed) p.regressions.resize(maxListed);
   return p;
+}
+
+std::vector<SliceMetrics> compareSlices(const SubjectMetrics& baseline, const SubjectMetrics* candidate,
+                                        const std::vector<std::string>& slices, const Split& split,
+                                        std::size_t resamples, std::uint64_t seed, double confidence) {
+  // Positions in the evaluation split (key order) of each slice's images.
+  std::map<std::string, std::vector<std::size_t>> at;
+  for (std::size_t e = 0; e < split.evaluation.size(); ++e) {
+    const std::string& sl = slices[split.evaluation[e]];
+    if (!sl.empty()) at[sl].push_back(e);
+  }
+  std::vector<SliceMetrics> out;
+  for (const auto& [name, pos] : at) {
+    SliceMetrics m;
+    m.slice = name;
+    m.n = pos.size();
+    std::vector<std::uint8_t> bOk, cOk;
+    auto side = [&](const SubjectMetrics& sm, SliceSide& s, std::vector<std::uint8_t>& ok) {
+      for (std::size_t e : pos) {
+        ++s.n;
+        s.compliant += sm.compliantFlags[e];
+        s.correct += sm.correctFlags[e];
+        s.errors += sm.errorFlags[e];
+        ok.push_back(sm.compliantFlags[e]);
+      }
+    };
+    side(baseline, m.baseline, bOk);
+    if (candidate) {
+      side(*candidate, m.candidate, cOk);
+      m.paired = true;
+      m.uplift = stats::pairedBootstrapUplift(bOk, cOk, resamples, seed, confidence);
+      for (std::size_t i = 0; i < bOk.size(); ++i) {
+        m.b += bOk[i] && !cOk[i];
+        m.c += cOk[i] && !bOk[i];
+      }
+      m.mcnemarP = stats::mcnemarExactP(m.b, m.c);
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -353,7 +429,8 @@ Check errorRateCheck(const std::string& subject, std::uint64_t errors, std::uint
 
 json toJson(const BlessingKey& k) {
   return {{"dataset_sha256", k.datasetSha256}, {"threshold", k.threshold},
-          {"calibration_fraction", k.calibrationFraction}, {"seed", k.seed}, {"n_eval", k.nEval}};
+          {"calibration_fraction", k.calibrationFraction}, {"seed", k.seed}, {"n_eval", k.nEval},
+          {"split", k.split}};
 }
 
 json blessingJson(const BlessingKey& k, std::size_t compliant, std::size_t n) {
@@ -474,6 +551,114 @@ std::string labelSlug(const std::string& label) {
   return s.empty() ? "label" : s;
 }
 
+Check sliceCheck(const SliceMetrics& s, const std::string& slug, const SliceGate& gate, double confidence) {
+  Check c;
+  c.id = "compliance.slice." + slug;
+  c.subject = "candidate";
+  c.unit = "fraction";
+  c.severity = gate.gated ? "major" : "minor";
+  c.threshold = gate.minUplift;
+  c.detail = {{"slice", s.slice}, {"n", s.n}, {"gated", gate.gated}, {"b", s.b}, {"c", s.c},
+              {"p_value", num(s.mcnemarP)},
+              {"current", {{"n", s.baseline.n}, {"compliant", s.baseline.compliant}, {"errors", s.baseline.errors}}}};
+  if (s.paired)
+    c.detail["candidate"] = {{"n", s.candidate.n}, {"compliant", s.candidate.compliant}, {"errors", s.candidate.errors}};
+  const std::string name = "slice '" + s.slice + "'";
+  if (!s.paired) {
+    c.status = Outcome::Inconclusive;
+    c.message = name + ": no candidate staged";
+    return c;
+  }
+  const auto& e = s.uplift;
+  if (std::isfinite(e.uplift)) c.value = e.uplift;
+  if (std::isfinite(e.lo) && std::isfinite(e.hi)) c.ci = std::make_pair(e.lo, e.hi);
+  const std::string figures = "compliance " + fmtNum(e.baseline) + " -> " + fmtNum(e.candidate) + " on " +
+                              std::to_string(s.n) + " images, McNemar b " + std::to_string(s.b) + " c " +
+                              std::to_string(s.c) + " p " + fmtNum(s.mcnemarP, 4);
+  if (static_cast<std::int64_t>(s.n) < gate.minSamples) {
+    c.status = Outcome::Inconclusive;
+    c.need = {{"samples", gate.minSamples - static_cast<std::int64_t>(s.n)}};
+    c.message = name + ": " + std::to_string(s.n) + " evaluation images < " + std::to_string(gate.minSamples) +
+                " ([compliance] slice_min_samples): " + figures;
+    return c;
+  }
+  if (!std::isfinite(e.uplift) || !std::isfinite(e.lo) || !std::isfinite(e.hi)) {
+    c.status = Outcome::Inconclusive;
+    c.need = {{"samples", stats::kSampleCap}};
+    c.message = name + ": uplift undefined (" + figures + "; a baseline compliance of 0 has no relative uplift)";
+    return c;
+  }
+  const std::string ci = "uplift " + pct(e.uplift) + " (" + levelPct(confidence) + " CI " + pct(e.lo) + " to " +
+                         pct(e.hi) + ")";
+  if (e.lo >= gate.minUplift) {
+    c.status = Outcome::Pass;
+    c.message = name + ": " + ci + " >= " + pct(gate.minUplift, 0) + ": " + figures;
+  } else if (e.hi < gate.minUplift) {
+    c.status = Outcome::Fail;
+    c.message = name + ": " + ci + " < " + pct(gate.minUplift, 0) + ": the candidate is worse here: " + figures;
+  } else {
+    c.status = Outcome::Inconclusive;
+    const std::size_t need = stats::samplesForUpliftDecision(e, gate.minUplift);
+    c.need = {{"samples", need}};
+    c.message = name + ": " + ci + " straddles " + pct(gate.minUplift, 0) + ": " + figures + "; about " +
+                std::to_string(need) + " evaluation images in this slice would settle it";
+  }
+  return c;
+}
+
+Check slicesCheck(const std::vector<Check>& sliceChecks, const SliceGate& gate, bool haveCandidate) {
+  Check c;
+  c.id = "compliance.slices";
+  c.subject = "candidate";
+  c.unit = "slices";
+  c.value = static_cast<double>(sliceChecks.size());
+  c.detail = {{"gated", gate.gated}, {"slices", sliceChecks.size()}, {"min_samples", gate.minSamples},
+              {"min_uplift", gate.minUplift}};
+  if (!haveCandidate) {
+    c.status = Outcome::Inconclusive;
+    c.message = "no candidate staged: no slice to compare";
+    return c;
+  }
+  if (!gate.gated) {
+    c.status = Outcome::Pass;
+    c.message = sliceChecks.empty() ? "no slices in the data set; [compliance] slice_gate is off"
+                                    : std::to_string(sliceChecks.size()) +
+                                          " slices reported in results.slices, not gated ([compliance] slice_gate is off)";
+    return c;
+  }
+  std::vector<std::string> failed, open;
+  json need = json::object();
+  std::size_t needSamples = 0;
+  for (const auto& s : sliceChecks) {
+    const std::string name = s.detail.value("slice", s.id);
+    if (s.status == Outcome::Fail) failed.push_back("'" + name + "'");
+    if (s.status == Outcome::Inconclusive) {
+      open.push_back("'" + name + "'");
+      if (s.need.is_object() && s.need.contains("samples") && s.need["samples"].is_number_unsigned())
+        needSamples = std::max<std::size_t>(needSamples, s.need["samples"].get<std::size_t>());
+      else if (s.need.is_object() && s.need.contains("samples") && s.need["samples"].is_number_integer())
+        needSamples = std::max<std::size_t>(needSamples, static_cast<std::size_t>(std::max<std::int64_t>(0, s.need["samples"].get<std::int64_t>())));
+    }
+  }
+  c.detail["failed"] = failed;
+  c.detail["inconclusive"] = open;
+  const std::string rule = "each slice's uplift CI lower end >= " + pct(gate.minUplift, 0);
+  if (!failed.empty()) {
+    c.status = Outcome::Fail;
+    c.message = "the candidate is worse on " + std::to_string(failed.size()) + " of " +
+                std::to_string(sliceChecks.size()) + " slices: " + join(failed, ", ") + " (" + rule + ")";
+  } else if (!open.empty()) {
+    c.status = Outcome::Inconclusive;
+    c.need = {{"samples", needSamples}};
+    c.message = std::to_string(open.size()) + " of " + std::to_string(sliceChecks.size()) +
+                " slices undecided: " + join(open, ", ") + " (" + rule + ")";
+  } else {
+    c.status = Outcome::Pass;
+    c.message = "every slice (" + std::to_string(sliceChecks.size()) + ") passes: " + rule;
+  }
+  return c;
+}
+
 Check classCheck(const ClassDelta& d, std::int64_t minPerClass, double confidence) {
   Check c;
   c.id = "compliance.class." + labelSlug(d.label);
@@ -570,7 +755,7 @@ json toJson(const PairedMetrics& p, double confidence) {
                         {"c", d.c}, {"p_value", num(d.pValue)}, {"p_holm", num(d.pHolm)}});
   json regs = json::array();
   for (const auto& r : p.regressions)
-    regs.push_back({{"id", r.id}, {"label", r.label}, {"candidate_top1", r.candidateTop1},
+    regs.push_back({{"key", r.key}, {"id", r.id}, {"label", r.label}, {"candidate_top1", r.candidateTop1},
                     {"candidate_confidence", r.candidateConfidence},
                     {"baseline_top1", r.baselineTop1},
                     {"baseline_confidence", r.baselineConfidence}});
@@ -582,6 +767,31 @@ json toJson(const PairedMetrics& p, double confidence) {
           {"per_class_delta", perClass},
           {"regressions", regs},
           {"regressions_total", p.regressionsTotal}};
+}
+
+json toJson(const std::vector<SliceMetrics>& slices, double confidence) {
+  json a = json::array();
+  auto side = [](const SliceSide& s) {
+    return json{{"n", s.n}, {"compliant", s.compliant}, {"compliance", num(ratio(s.compliant, s.n))},
+                {"accuracy", num(ratio(s.correct, s.n))}, {"errors", s.errors},
+                {"error_rate", num(ratio(s.errors, s.n))}};
+  };
+  for (const auto& m : slices) {
+    json j = {{"slice", m.slice}, {"n", m.n}, {"current", side(m.baseline)}};
+    if (m.paired) {
+      j["candidate"] = side(m.candidate);
+      j["uplift"] = {{"baseline", num(m.uplift.baseline)}, {"candidate", num(m.uplift.candidate)},
+                     {"uplift", num(m.uplift.uplift)}, {"lo", num(m.uplift.lo)}, {"hi", num(m.uplift.hi)},
+                     {"confidence", confidence}, {"resamples", m.uplift.resamples}, {"n", m.uplift.n}};
+      j["mcnemar"] = {{"b", m.b}, {"c", m.c}, {"p_value", num(m.mcnemarP)}};
+    } else {
+      j["candidate"] = nullptr;
+      j["uplift"] = nullptr;
+      j["mcnemar"] = nullptr;
+    }
+    a.push_back(std::move(j));
+  }
+  return a;
 }
 
 }  // namespace cvgate::compliance

@@ -30,16 +30,41 @@ struct Answer {
   std::string error;               ///< why the request failed
 };
 
-/// Disjoint calibration and evaluation index sets, each ascending.
+/// Disjoint calibration and evaluation sets of sample indices, each in the
+/// order of the samples' keys (bytewise): the order every per-sample
+/// statistic (the bootstrap's resampling among them) is computed in, so that
+/// the same images in any layout give the same figures.
 struct Split {
   std::vector<std::size_t> calibration;  ///< used to fit the temperature only
   std::vector<std::size_t> evaluation;   ///< every reported metric is on these
 };
 
-/// Deterministic split of n items: a seeded shuffle (std::mt19937_64(seed));
-/// the first round(fraction * n) items calibrate, the rest evaluate. With n >= 2
-/// each side gets at least one item; n == 1 goes to evaluation.
-Split makeSplit(std::size_t n, double fraction, std::uint64_t seed);
+/// What a sample's key and the seed decide about it, and nothing else
+/// (docs/data.md, "Sample identity"): two numbers from
+/// sha256("cvgate.sample/1\n<seed>\n<key>"), its first 8 bytes (`split`) and
+/// its next 8 (`order`), big-endian.
+struct KeyDraw {
+  std::uint64_t split = 0;         ///< the sample calibrates when split / 2^64 < fraction
+  std::uint64_t order = 0;         ///< its place in the evaluation order
+};
+KeyDraw drawForKey(const std::string& key, std::uint64_t seed);
+
+/// The order samples are evaluated in: by their `order` draw (ties by key).
+/// A budget evaluates a prefix of it, which is a uniform random subset that
+/// is the same in every layout. `keys` must be unique.
+std::vector<std::size_t> evaluationOrder(const std::vector<std::string>& keys, std::uint64_t seed);
+
+/// Split the samples `used` (indices into `keys`): a sample calibrates when
+/// its `split` draw is below fraction * 2^64, so its side depends on its key
+/// and the seed only, not on the data set's order or the other samples. When
+/// two or more are used and one side came out empty, the sample nearest the
+/// cut moves across (each side gets one); a single sample evaluates.
+Split makeSplit(const std::vector<std::string>& keys, const std::vector<std::size_t>& used, double fraction,
+                std::uint64_t seed);
+
+/// The split scheme a blessed figure was measured under; older figures (a
+/// shuffle of enumeration indices) have none, a key mismatch: re-baselined.
+inline constexpr const char* kSplitScheme = "key-sha256/1";
 
 /// Per-label figures of one model on the evaluation split.
 struct ClassMetrics {
@@ -74,6 +99,7 @@ struct SubjectMetrics {
   std::vector<stats::ReliabilityBin> reliabilityAfterTemperature;
   std::vector<std::uint8_t> compliantFlags;         ///< per evaluation image, in split order
   std::vector<std::uint8_t> correctFlags;           ///< per evaluation image, in split order
+  std::vector<std::uint8_t> errorFlags;             ///< per evaluation image, in split order
 };
 
 /// Everything about one model. `answers` and `labels` are indexed by sample;
@@ -94,6 +120,7 @@ struct ClassDelta {
 
 /// An image the candidate gets confidently wrong where the baseline was right.
 struct Regression {
+  std::string key;                 ///< sample key
   std::string id;                  ///< sample id
   std::string label;               ///< true label
   std::string candidateTop1;
@@ -116,10 +143,34 @@ struct PairedMetrics {
 PairedMetrics comparePaired(const SubjectMetrics& baseline, const SubjectMetrics& candidate,
                             const std::vector<Answer>& baselineAnswers,
                             const std::vector<Answer>& candidateAnswers,
-                            const std::vector<int>& labels, const std::vector<std::string>& ids,
+                            const std::vector<int>& labels, const std::vector<std::string>& keys,
+                            const std::vector<std::string>& ids,
                             const std::vector<std::string>& labelNames, const Split& split,
                             double threshold, std::size_t resamples, std::uint64_t seed,
                             double confidence, std::size_t maxListed);
+
+/// One model on one slice's evaluation images.
+struct SliceSide {
+  std::size_t n = 0, compliant = 0, correct = 0, errors = 0;
+};
+
+/// The paired statistics of one slice (a list's slice column: a camera, a
+/// site, a time window), on its evaluation images: as for the whole set.
+struct SliceMetrics {
+  std::string slice;
+  std::size_t n = 0;               ///< evaluation images in the slice
+  SliceSide baseline, candidate;   ///< candidate: zero when there is none
+  bool paired = false;             ///< a candidate was compared
+  stats::UpliftEstimate uplift{};  ///< paired bootstrap over the slice's images (seed as the whole set's)
+  std::uint64_t b = 0, c = 0;      ///< discordant pairs (see PairedMetrics)
+  double mcnemarP = 1;
+};
+
+/// Per slice (sorted by name; samples whose slice is "" belong to none). With
+/// `candidate` null, the baseline's figures only. `slices` is indexed by sample.
+std::vector<SliceMetrics> compareSlices(const SubjectMetrics& baseline, const SubjectMetrics* candidate,
+                                        const std::vector<std::string>& slices, const Split& split,
+                                        std::size_t resamples, std::uint64_t seed, double confidence);
 
 // ---------------------------------------------------------------------------
 // Checks (docs/checks.md).
@@ -152,7 +203,8 @@ struct BlessingKey {
   double threshold = 0;            ///< the operating confidence threshold
   double calibrationFraction = 0;  ///< the split: share held out for calibration
   std::uint64_t seed = 0;          ///< the split's seed
-  std::size_t nEval = 0;           ///< evaluation images
+  std::size_t nEval = 0;           ///< evaluation images the configuration selects (before a time budget stops early)
+  std::string split = kSplitScheme;///< how samples are split: by their keys (makeSplit)
 };
 nlohmann::json toJson(const BlessingKey& k);
 
@@ -185,6 +237,27 @@ Check classCheck(const ClassDelta& d, std::int64_t minPerClass, double confidenc
 /// "T-shirt/top" -> "t_shirt_top": a label usable inside a check id.
 std::string labelSlug(const std::string& label);
 
+/// How slices are judged ([compliance] slice_*).
+struct SliceGate {
+  bool gated = false;              ///< slice_gate: compliance.slices gates GO
+  std::int64_t minSamples = 200;   ///< slice_min_samples
+  double minUplift = -0.05;        ///< slice_min_uplift
+};
+
+/// compliance.slice.<slug> (candidate), one per slice: inconclusive below
+/// minSamples evaluation images (or without a candidate); pass when the
+/// uplift's CI lower end >= minUplift (the candidate loses at most that much
+/// there); fail when its upper end is below it; else inconclusive with
+/// need.samples. Severity "major" when gated, else "minor". `slug` is the id's
+/// tail (labelSlug, made unique by the caller).
+Check sliceCheck(const SliceMetrics& s, const std::string& slug, const SliceGate& gate, double confidence);
+
+/// compliance.slices (candidate), the gate decide reads: with the gate on, the
+/// worst of the slice checks (fail names the failing slices, inconclusive the
+/// undecided ones); with it off, pass saying the slices are reported, not
+/// gated. Inconclusive without a candidate.
+Check slicesCheck(const std::vector<Check>& sliceChecks, const SliceGate& gate, bool haveCandidate);
+
 /// The blessed compliance figure in a verify-env lock (JSON), looked up
 /// defensively: baseline_kpis.compliance (a number, or an object with
 /// "value"/"rate"), then kpis.compliance. Empty optional with `why` filled when
@@ -197,5 +270,7 @@ std::optional<double> blessedCompliance(const nlohmann::json& lock, std::string*
 
 nlohmann::json toJson(const SubjectMetrics& m);
 nlohmann::json toJson(const PairedMetrics& p, double confidence);
+/// results.slices: one object per slice.
+nlohmann::json toJson(const std::vector<SliceMetrics>& slices, double confidence);
 
 }  // namespace cvgate::compliance

@@ -196,8 +196,10 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
   {
     auto& d = c.dataset;
     Section s(tbl("dataset"), path, "dataset", base, &err);
-    s.get("format", d.format).require("format", d.format == "idx" || d.format == "imagefolder", "\"idx\" or \"imagefolder\"")
-     .path("images", d.images).path("labels", d.labels).path("root", d.root)
+    s.get("format", d.format).require("format", d.format == "idx" || d.format == "imagefolder" || d.format == "list",
+                                      "\"idx\", \"imagefolder\" or \"list\"")
+     .path("images", d.images).path("labels", d.labels).path("root", d.root).path("list", d.list)
+     .require("list", d.format != "list" || !d.list.empty(), "the list file for format = \"list\"")
      .get("limit", d.limit).require("limit", d.limit >= 0, "a count >= 0");
     s.finish();
   }
@@ -261,7 +263,12 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
      .get("min_per_class", m.minPerClass).require("min_per_class", m.minPerClass >= 1, "at least 1")
      .get("temperature_margin", m.temperatureMargin).require("temperature_margin", m.temperatureMargin >= 0, "a number >= 0")
      .get("batch_size", m.batchSize).require("batch_size", m.batchSize >= 1, "at least 1")
-     .get("regressions_listed", m.regressionsListed).require("regressions_listed", m.regressionsListed >= 0, "a count >= 0");
+     .get("regressions_listed", m.regressionsListed).require("regressions_listed", m.regressionsListed >= 0, "a count >= 0")
+     .get("max_samples", m.maxSamples).require("max_samples", m.maxSamples >= 0, "a count >= 0 (0: all)")
+     .get("time_budget_s", m.timeBudgetS).require("time_budget_s", m.timeBudgetS >= 0, "seconds >= 0 (0: 80 % of [heartbeat] eval_compliance_timeout_s)")
+     .get("slice_gate", m.sliceGate)
+     .get("slice_min_samples", m.sliceMinSamples).require("slice_min_samples", m.sliceMinSamples >= 1, "at least 1")
+     .get("slice_min_uplift", m.sliceMinUplift).require("slice_min_uplift", m.sliceMinUplift > -1, "a relative uplift > -1");
     s.finish();
   }
   {

@@ -34,10 +34,11 @@ struct ModelsConfig {
 
 /// The labelled evaluation data.
 struct DatasetConfig {
-  std::string format = "idx";      ///< "idx" or "imagefolder"
+  std::string format = "idx";      ///< "idx", "imagefolder" or "list"
   std::string images;              ///< idx: images file (.gz or plain)
   std::string labels;              ///< idx: labels file (.gz or plain)
   std::string root;                ///< imagefolder: root/<class>/<image>
+  std::string list;                ///< list: a CSV or JSON Lines file of path, label[, id][, slice]
   std::int64_t limit = 0;          ///< use only the first N samples; 0 = all
 };
 
@@ -94,6 +95,11 @@ struct ComplianceConfig {
   double temperatureMargin = 0.01; ///< relay a temperature that lowers ECE by this much
   int batchSize = 256;             ///< evaluation batch size (the larger of this and runtime.batch_size)
   std::int64_t regressionsListed = 50; ///< regressions listed by id in the report (all are counted)
+  std::int64_t maxSamples = 0;     ///< sample budget: evaluate at most this many images (0: all)
+  double timeBudgetS = 0;          ///< time budget, s (0: 80 % of [heartbeat] eval_compliance_timeout_s)
+  bool sliceGate = false;          ///< judge each slice of the data set (compliance.slices gates GO)
+  std::int64_t sliceMinSamples = 200; ///< evaluation images a slice needs to be judged
+  double sliceMinUplift = -0.05;   ///< per slice, the uplift's CI lower end must reach this (a bounded drop)
 };
 
 struct EnvConfig {

@@ -1,6 +1,8 @@
-// Labelled image data: the IDX format (MNIST, Fashion-MNIST; gzipped or not)
-// and the ImageFolder layout (root/<class>/<image>.png|jpg). Deterministic
-// order, a sha256 over the content, clear errors for corrupt input.
+// Labelled image data: the IDX format (MNIST, Fashion-MNIST; gzipped or not),
+// the ImageFolder layout (root/<class>/<image>.png|jpg) and labelled lists (a
+// CSV or JSON Lines file of path, label, id, slice). Deterministic order, a
+// sha256 over the content, a stable key per sample (docs/data.md), clear
+// errors for corrupt input.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +26,9 @@ struct Image {
 struct Sample {
   Image image;
   int label = -1;                  ///< index into Dataset::classes()
-  std::string id;                  ///< stable id: "t10k-images-idx3-ubyte:123" or "class/file.png"
+  std::string id;                  ///< where it is: "t10k-images-idx3-ubyte:123", "class/file.png", a list's path
+  std::string key;                 ///< what it is, in any layout: Dataset::key()
+  std::string slice;               ///< Dataset::slice(); "" for none
 };
 
 /// A random-access labelled data set, in a deterministic order.
@@ -45,6 +49,23 @@ class Dataset {
     (void)i;
     return std::string();
   }
+  /// The sample's key, its identity in any layout (docs/data.md, "Sample
+  /// identity"): the IDX index ("123"); in an ImageFolder the file name
+  /// without its extension ("123" for Trouser/123.png) when no two files share
+  /// one, else every key is the path relative to the root; in a list the id
+  /// column, else the same rule on its paths. Unique within the data set, known
+  /// without decoding.
+  virtual std::string key(std::size_t i) const = 0;
+  /// The slice of sample i (a list's slice column: a camera, a site, a time
+  /// window); "" when the data set has none.
+  virtual std::string slice(std::size_t i) const {
+    (void)i;
+    return std::string();
+  }
+  /// True when classes() are output indices ("0".."k": IDX, a list labelled by
+  /// index) that map to the model's labels by position; false when they are
+  /// names matched to the manifest's labels by name.
+  virtual bool classesAreIndices() const { return false; }
   /// sha256 over the data set's content (files' bytes in order).
   virtual const std::string& sha256() const = 0;
   /// Human description, e.g. "idx:/usr/share/.../t10k-images-idx3-ubyte.gz (10000 images)".
@@ -62,10 +83,24 @@ Expected<std::unique_ptr<Dataset>> openIdx(const std::string& imagesPath,
 /// are walked as torchvision does (ids "class/sub/file.png", sorted bytewise).
 Expected<std::unique_ptr<Dataset>> openImageFolder(const std::string& root);
 
+/// A labelled list: a CSV file (a header row naming the columns path, label
+/// and optionally id and slice) or JSON Lines (one object a line with those
+/// keys). A path is relative to the list file's directory, absolute, or a
+/// file:// URI; a label is a class name (matched to the model's labels by
+/// name) or, in every line, an output index. A missing file, a duplicate path
+/// or id, an unknown column or a malformed line is an error naming the line.
+/// Files are hashed at open and decoded on get() (docs/data.md).
+Expected<std::unique_ptr<Dataset>> openList(const std::string& listPath);
+
 /// A view of the first `limit` samples of another data set (limit 0: all). A real
 /// prefix has its own sha256 (derived from the inner one and the limit); a limit of
 /// 0 or >= size() returns `inner` itself.
 std::unique_ptr<Dataset> limitDataset(std::unique_ptr<Dataset> inner, std::size_t limit);
+
+/// The keys of samples stored as files, by the rule of Dataset::key(): each
+/// path's file name without its extension when no two are the same, else the
+/// paths themselves (as given, '/'-separated).
+std::vector<std::string> sampleKeysFromPaths(const std::vector<std::string>& paths);
 
 /// Decode PNG or JPEG bytes (by signature) to the pixels Pillow's
 /// convert("RGB") / convert("L") gives, EXIF orientation applied; an image over

@@ -245,8 +245,11 @@ class IdxDataset final : public Dataset {
     s.image.pixels.assign(px, px + n);
     s.label = static_cast<unsigned char>(labels_[labelsOffset_ + i]);
     s.id = idPrefix_ + ":" + std::to_string(i);
+    s.key = key(i);
     return s;
   }
+  std::string key(std::size_t i) const override { return std::to_string(i); }
+  bool classesAreIndices() const override { return true; }
 
  private:
   std::string imagesPath_;

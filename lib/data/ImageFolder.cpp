@@ -36,6 +36,7 @@ bool isImageName(const fs::path& p) {
 struct Entry {
   std::string rel;  ///< "class/file.png", '/'-separated, relative to the root
   int label = 0;
+  std::string key;  ///< Dataset::key(): the file name without extension, or rel
 };
 
 /// Image files under one class directory, relative to the class directory,
@@ -102,8 +103,10 @@ class ImageFolderDataset final : public Dataset {
     s.image = std::move(image);
     s.label = e.label;
     s.id = e.rel;
+    s.key = e.key;
     return s;
   }
+  std::string key(std::size_t i) const override { return i < entries_.size() ? entries_[i].key : std::string(); }
 
  private:
   std::string root_;
@@ -155,6 +158,10 @@ Expected<std::unique_ptr<Dataset>> openImageFolder(const std::string& root) {
     }
   }
   if (entries.empty()) return badInput("no images under " + quote(root));
+  std::vector<std::string> rels;
+  for (const auto& e : entries) rels.push_back(e.rel);
+  const std::vector<std::string> keys = sampleKeysFromPaths(rels);
+  for (std::size_t i = 0; i < entries.size(); ++i) entries[i].key = keys[i];
   std::unique_ptr<Dataset> ds = std::make_unique<ImageFolderDataset>(
       root, std::move(classes), std::move(entries), h.hexdigest());
   return ds;

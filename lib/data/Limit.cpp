@@ -25,6 +25,9 @@ class LimitedDataset final : public Dataset {
   std::string describe() const override {
     return inner_->describe() + ", first " + std::to_string(size_);
   }
+  std::string key(std::size_t i) const override { return i < size_ ? inner_->key(i) : std::string(); }
+  std::string slice(std::size_t i) const override { return i < size_ ? inner_->slice(i) : std::string(); }
+  bool classesAreIndices() const override { return inner_->classesAreIndices(); }
   Expected<std::string> encoded(std::size_t i) const override {
     if (i >= size_) return internalError("sample index " + std::to_string(i) + " out of range");
     return inner_->encoded(i);

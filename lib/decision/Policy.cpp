@@ -593,6 +593,7 @@ Specs specsFor(const Objectives& ob) {
               {"latency.valid", "candidate", "cvgate.latency", "", NAN, ""},
               {"compliance.uplift", "candidate", "cvgate.compliance", ">=", ob.minComplianceUplift, "fraction"},
               {"compliance.error_rate", "candidate", "cvgate.compliance", "<", ob.maxErrorRate, "fraction"},
+              {"compliance.slices", "candidate", "cvgate.compliance", "", NAN, ""},
               {"integration.risk", "candidate", "cvgate.integration", "", NAN, ""},
               {"integration.interface", "candidate", "cvgate.integration", "", NAN, ""},
               {"integration.behaviour", "candidate", "cvgate.integration", "", NAN, ""},

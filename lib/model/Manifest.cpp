@@ -1,6 +1,7 @@
 #include "model/Manifest.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "common/Json.h"
 
@@ -34,6 +35,8 @@ nlohmann::json toJson(const Manifest& m) {
   if (m.interpolation != "bilinear") pp["interpolation"] = m.interpolation;
   if (m.antialias) pp["antialias"] = true;
   if (m.channelOrder != "rgb") pp["channel_order"] = m.channelOrder;
+  if (m.outputIndex >= 0) j["output_index"] = m.outputIndex;
+  if (!m.outputKey.empty()) j["output_key"] = m.outputKey;
   if (!m.training.is_null()) j["training"] = m.training;
   return j;
 }
@@ -150,6 +153,22 @@ Expected<Manifest> manifestFromJson(const nlohmann::json& j) {
   m.output = f.str("output", m.output);
   CVGATE_TRY(f.status());
   if (m.output != "logits" && m.output != "probabilities") return bad("output", "\"logits\" or \"probabilities\"");
+  // A model whose forward returns several outputs (a tuple, a list, a dict)
+  // names the one that holds the class scores.
+  if (j.contains("output_index") && !j["output_index"].is_null()) {
+    const auto& v = j["output_index"];
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 1023)
+      return bad("output_index", "an element index in 0..1023 of the tuple or list forward returns");
+    m.outputIndex = v.get<int>();
+  }
+  if (j.contains("output_key") && !j["output_key"].is_null()) {
+    const auto& v = j["output_key"];
+    if (!v.is_string() || v.get<std::string>().empty())
+      return bad("output_key", "the non-empty key of the dict entry forward returns");
+    m.outputKey = v.get<std::string>();
+  }
+  if (m.outputIndex >= 0 && !m.outputKey.empty())
+    return bad("output_index", "either output_index (a tuple or list) or output_key (a dict), not both");
   if (!j.contains("labels") || !j["labels"].is_array() || j["labels"].size() < 2)
     return bad("labels", "an array of at least 2 class names");
   for (const auto& l : j["labels"]) {
@@ -165,6 +184,21 @@ Expected<Manifest> parseManifest(const std::string& text, const std::string& wha
   auto m = manifestFromJson(j);
   if (!m.ok()) return m.error().context("'" + what + "'");
   return m;
+}
+
+}  // namespace cvgate
+
+namespace cvgate {
+
+std::string sidecarManifestName(const std::string& modelPath) {
+  return std::filesystem::path(modelPath).replace_extension(".manifest.json").string();
+}
+
+std::string findSidecarManifest(const std::string& modelPath) {
+  std::error_code ec;
+  for (const std::string& side : {sidecarManifestName(modelPath), modelPath + ".manifest.json"})
+    if (std::filesystem::exists(side, ec)) return side;
+  return "";
 }
 
 }  // namespace cvgate

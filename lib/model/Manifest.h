@@ -36,6 +36,8 @@ struct Manifest {
   std::vector<double> mean;         ///< per channel, after scale
   std::vector<double> std;          ///< per channel, after scale
   std::string output = "logits";    ///< "logits" or "probabilities"
+  int outputIndex = -1;             ///< >= 0: forward returns a tuple or list; this element is the output
+  std::string outputKey;            ///< non-empty: forward returns a dict; this entry is the output
   std::vector<std::string> labels;  ///< class names in output order
   nlohmann::json training;          ///< how it was made (free form, optional)
 
@@ -52,5 +54,37 @@ Expected<Manifest> manifestFromJson(const nlohmann::json& j);
 /// "28x28, bilinear", "none, bilinear".
 std::string resizeSummary(const Manifest& m);
 Expected<Manifest> parseManifest(const std::string& text, const std::string& what);
+
+/// The sidecar manifest of a model file, the first that exists of
+/// <model without extension>.manifest.json and <model>.manifest.json; "" when
+/// there is none.
+std::string findSidecarManifest(const std::string& modelPath);
+/// The sidecar name a message suggests: <model without extension>.manifest.json.
+std::string sidecarManifestName(const std::string& modelPath);
+
+/// What `model-registry manifest` needs besides the transform.
+struct TransformManifestOptions {
+  std::string name;                 ///< the model's name
+  std::string version = "1";        ///< its version
+  std::vector<std::int64_t> inputShape; ///< {C, H, W}
+  std::vector<std::string> labels;  ///< class names in output order
+  std::string output = "logits";    ///< "logits" or "probabilities"
+  int outputIndex = -1;             ///< see Manifest::outputIndex
+  std::string outputKey;            ///< see Manifest::outputKey
+};
+
+/// A manifest from a torchvision transform description, e.g.
+/// "Resize(256), CenterCrop(224), ToTensor(), Normalize(mean=[0.485, 0.456, 0.406],
+/// std=[0.229, 0.224, 0.225])" (an optional Compose([...]) around it, optional
+/// "T."/"transforms." prefixes). Understood: Resize(size[, interpolation=...,
+/// antialias=...]), CenterCrop(size), Grayscale([num_output_channels=1]),
+/// ToTensor(), PILToTensor() + ConvertImageDtype(torch.float), Normalize(mean,
+/// std). The transforms are read as torchvision applies them to a PIL image
+/// (antialias true unless antialias=False is given). Anything else is a
+/// one-line error naming it. The result is validated as a manifest.
+Expected<Manifest> manifestFromTransform(const std::string& transform, const TransformManifestOptions& o);
+
+/// "3x224x224" -> {3, 224, 224}.
+Expected<std::vector<std::int64_t>> parseInputShape(const std::string& text);
 
 }  // namespace cvgate

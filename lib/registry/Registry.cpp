@@ -62,8 +62,10 @@ std::string describe(const Entry& e) { return e.name + " " + e.version + " (" + 
 }  // namespace
 
 json toJson(const Entry& e) {
-  return json{{"sha256", e.sha256}, {"name", e.name}, {"version", e.version},
-              {"staged_at", e.stagedAt}, {"path", e.path}};
+  json j{{"sha256", e.sha256}, {"name", e.name}, {"version", e.version},
+         {"staged_at", e.stagedAt}, {"path", e.path}};
+  if (!e.source.is_null()) j["source"] = e.source;
+  return j;
 }
 
 json toJson(const HistoryRecord& h) {
@@ -100,6 +102,10 @@ Expected<Entry> entryFromJson(const json& j) {
   e.version = version;
   e.stagedAt = stagedAt;
   e.path = path;
+  if (j.contains("source") && !j["source"].is_null()) {
+    if (!j["source"].is_object()) return badInput(where + ": 'source': expected an object");
+    e.source = j["source"];
+  }
   return e;
 }
 
@@ -718,6 +724,7 @@ Expected<Entry> Registry::stage(const ModelBytes& model, const std::string& name
   faultPoint("after-object");
 
   Entry e = makeEntry(sha, name, version);
+  e.source = model.origin;
   RegistryState after = before;
   after.candidate = e;
   HistoryRecord h{"stage", e.stagedAt, cycleOpt(cycleId),
@@ -833,6 +840,7 @@ Status Registry::setCurrent(const ModelBytes& model, const std::string& name, co
   if (!ok) return ok.error().context("refusing to adopt '" + model.source + "'");
 
   Entry e = makeEntry(sha, name, version);
+  e.source = model.origin;
   RegistryState after = before;
   after.current = e;
   eraseSha(after.previous, sha);

@@ -39,6 +39,10 @@ struct Entry {
   std::string version;   ///< model version
   std::string stagedAt;  ///< ISO-8601 UTC time the bytes entered the registry
   std::string path;      ///< "objects/<sha256>.pt", relative to the registry directory
+  /// Where the stored bytes came from when the registry made them (a sidecar
+  /// manifest embedded at stage time): {archive, archive_sha256, manifest,
+  /// manifest_sha256}; null when the archive was stored as given.
+  json source;
 };
 
 /// One line of the registry's story.
@@ -83,6 +87,7 @@ struct ModelBytes {
   std::string bytes;               ///< the archive exactly as it will be stored
   std::string sha256;              ///< of `bytes`
   std::string source;              ///< where they came from, for messages
+  json origin;                     ///< recorded as the entry's source (see Entry::source); null: none
 };
 /// Read a model file once (a regular file within [limits] max_model_mb).
 Expected<ModelBytes> readModelBytes(const std::string& path);

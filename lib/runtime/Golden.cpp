@@ -7,8 +7,9 @@
 namespace cvgate {
 
 Expected<std::unique_ptr<Dataset>> openDataset(const DatasetConfig& cfg) {
-  Expected<std::unique_ptr<Dataset>> ds =
-      cfg.format == "imagefolder" ? openImageFolder(cfg.root) : openIdx(cfg.images, cfg.labels);
+  Expected<std::unique_ptr<Dataset>> ds = cfg.format == "imagefolder" ? openImageFolder(cfg.root)
+                                          : cfg.format == "list"      ? openList(cfg.list)
+                                                                      : openIdx(cfg.images, cfg.labels);
   if (!ds.ok()) return ds.error();
   if ((*ds)->size() == 0) return badInput("dataset '" + (*ds)->describe() + "': no samples");
   if (cfg.limit > 0) return limitDataset(std::move(*ds), static_cast<std::size_t>(cfg.limit));

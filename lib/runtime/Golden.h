@@ -16,7 +16,7 @@
 
 namespace cvgate {
 
-/// Open the data set the config names (IDX or ImageFolder, with its limit).
+/// Open the data set the config names (IDX, ImageFolder or a list, with its limit).
 Expected<std::unique_ptr<Dataset>> openDataset(const DatasetConfig& cfg);
 
 /// The golden samples: [offset, offset+count) of the data set.

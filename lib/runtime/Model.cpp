@@ -14,6 +14,7 @@
 #include "common/Watchdog.h"
 #include "common/Sha256.h"
 #include "runtime/ModelImpl.h"
+#include "runtime/Output.h"
 
 namespace cvgate {
 
@@ -107,21 +108,21 @@ Expected<std::shared_ptr<Model>> Model::fromBytes(const std::string& archive, co
   std::string manifestText = extra[kManifestExtraFile];
   impl->manifestSource = "embedded";
   if (manifestText.empty()) {
-    fs::path p(path);
-    for (const fs::path& side : {fs::path(p).replace_extension(".manifest.json"),
-                                 fs::path(path + ".manifest.json")}) {
-      if (fs::exists(side)) {
-        auto t = readFile(side.string());
-        if (!t.ok()) return t.error();
-        manifestText = *t;
-        impl->manifestSource = side.string();
-        break;
-      }
-    }
-    if (manifestText.empty())
+    const std::string side = findSidecarManifest(path);
+    if (side.empty())
       return badInput("'" + path + "': no manifest: expected an embedded extra file '" +
-                      std::string(kManifestExtraFile) + "' or a sidecar '" +
-                      fs::path(path).replace_extension(".manifest.json").string() + "'");
+                      std::string(kManifestExtraFile) + "' or a sidecar '" + sidecarManifestName(path) + "'");
+    auto t = readFile(side);
+    if (!t.ok()) return t.error();
+    manifestText = *t;
+    impl->manifestSource = side;
+    // A pin names the archive's bytes; a sidecar beside them is not covered
+    // by it. The registry embeds it when it stages the model, and the
+    // registry's sha256 (what the heartbeat pins and reports name) covers both.
+    if (!expectedSha256.empty())
+      spdlog::warn("'{}': its sha256 pin covers the archive, not its sidecar manifest '{}'; "
+                   "stage it (model-registry stage) or embed it (model-registry embed) to pin both",
+                   path, side);
   }
   auto m = parseManifest(manifestText, impl->manifestSource == "embedded" ? path + "!cvgate.json"
                                                                           : impl->manifestSource);
@@ -162,8 +163,9 @@ std::vector<Prediction> Model::forward(const std::vector<const float*>& inputs,
       Deadline watch(limits().modelTimeoutS, "'" + impl_->path + "': forward pass of a batch of " + std::to_string(n));
       r = impl_->module.forward({batch});
     }
-    if (!r.isTensor()) return fail("wrong output type: expected a tensor");
-    result = r.toTensor().to(torch::kFloat32).contiguous();
+    auto scores = selectOutput(r, m);  // the tensor, or the manifest's output_index / output_key of several
+    if (!scores) return fail(scores.error().message());
+    result = scores->to(torch::kFloat32).contiguous();
   } catch (const std::exception& e) {
     std::string what = e.what();
     return fail("exception: " + what.substr(0, what.find('\n')));

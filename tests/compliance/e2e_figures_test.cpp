@@ -49,7 +49,11 @@ TEST(EvalComplianceE2e, FiguresMatchTheModelsKnownOutputs) {
   std::string cfg = writeConfig(t);
 
   // Expected, from the closed form and the split.
-  auto split = compliance::makeSplit(n, 0.25, 3);
+  // IDX keys are the indices; the split is by key and seed.
+  std::vector<std::string> keys;
+  std::vector<std::size_t> every;
+  for (std::size_t i = 0; i < n; ++i) keys.push_back(std::to_string(i)), every.push_back(i);
+  auto split = compliance::makeSplit(keys, every, 0.25, 3);
   std::size_t cc = 0, cf = 0, ab = 0, kc = 0, b = 0, c = 0, regs = 0;
   for (std::size_t i : split.evaluation) {
     Said s0 = said(values[i], 0.25, {"a", "b", "c"});
@@ -97,7 +101,8 @@ TEST(EvalComplianceE2e, FiguresMatchTheModelsKnownOutputs) {
     ASSERT_NE(id.rfind(':'), std::string::npos) << id;
     std::size_t i = std::stoul(id.substr(id.rfind(':') + 1));
     ASSERT_LT(i, n);
-    EXPECT_TRUE(std::binary_search(split.evaluation.begin(), split.evaluation.end(), i)) << id;
+    EXPECT_NE(std::find(split.evaluation.begin(), split.evaluation.end(), i), split.evaluation.end()) << id;
+    EXPECT_EQ(reg["key"], std::to_string(i)) << id;
     Said s0 = said(values[i], 0.25, {"a", "b", "c"});
     Said s1 = said(values[i], 0.1, {"c", "b", "a"});
     EXPECT_EQ(s0.top1, names[labels[i]]) << id;

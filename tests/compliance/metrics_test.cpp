@@ -1,9 +1,10 @@
-// Compliance metrics on crafted answers with known results: the split, the
+// Compliance metrics on crafted answers with known results: the split by key, the
 // compliance/conflict/abstain counts, ECE/Brier/NLL on a hand-computed set, a
 // temperature with a closed-form optimum, McNemar against an independently
 // computed exact binomial, uplift, regressions, and every check's three outcomes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -53,30 +54,77 @@ const std::vector<std::string> kLabels = {"a", "b", "c"};
 
 }  // namespace
 
-TEST(Split, DisjointCompleteDeterministic) {
-  Split s = makeSplit(1000, 0.2, 7);
-  EXPECT_EQ(s.calibration.size(), 200u);
-  EXPECT_EQ(s.evaluation.size(), 800u);
-  std::set<std::size_t> all(s.calibration.begin(), s.calibration.end());
-  for (auto i : s.evaluation) EXPECT_TRUE(all.insert(i).second) << "index " << i << " in both splits";
-  EXPECT_EQ(all.size(), 1000u);
-  EXPECT_EQ(*all.rbegin(), 999u);
-  Split again = makeSplit(1000, 0.2, 7);
+std::vector<std::string> numberKeys(std::size_t n) {
+  std::vector<std::string> k;
+  for (std::size_t i = 0; i < n; ++i) k.push_back(std::to_string(i));
+  return k;
+}
+
+std::vector<std::size_t> all(std::size_t n) {
+  std::vector<std::size_t> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = i;
+  return v;
+}
+
+TEST(Split, DisjointCompleteDeterministicByKey) {
+  const auto keys = numberKeys(1000);
+  Split s = makeSplit(keys, all(1000), 0.2, 7);
+  // A Bernoulli(0.2) share of 1000: within 5 standard deviations of 200.
+  EXPECT_NEAR(static_cast<double>(s.calibration.size()), 200.0, 5 * std::sqrt(1000 * 0.2 * 0.8));
+  EXPECT_EQ(s.calibration.size() + s.evaluation.size(), 1000u);
+  std::set<std::size_t> every(s.calibration.begin(), s.calibration.end());
+  for (auto i : s.evaluation) EXPECT_TRUE(every.insert(i).second) << "index " << i << " in both splits";
+  EXPECT_EQ(every.size(), 1000u);
+  // Each side in key order (bytewise), the order per-sample statistics use.
+  for (std::size_t k = 1; k < s.evaluation.size(); ++k) EXPECT_LT(keys[s.evaluation[k - 1]], keys[s.evaluation[k]]);
+  Split again = makeSplit(keys, all(1000), 0.2, 7);
   EXPECT_EQ(again.calibration, s.calibration);
-  Split other = makeSplit(1000, 0.2, 8);
+  Split other = makeSplit(keys, all(1000), 0.2, 8);
   EXPECT_NE(other.calibration, s.calibration);
-  // Not simply a prefix: the shuffle mixes.
-  EXPECT_GT(s.calibration.back(), 200u);
+  // A sample's side is its key's: the same in any data set order, and the same
+  // when only some samples are used.
+  std::vector<std::string> reversed(keys.rbegin(), keys.rend());
+  Split r = makeSplit(reversed, all(1000), 0.2, 7);
+  std::set<std::string> calKeys, calKeysReversed;
+  for (auto i : s.calibration) calKeys.insert(keys[i]);
+  for (auto i : r.calibration) calKeysReversed.insert(reversed[i]);
+  EXPECT_EQ(calKeys, calKeysReversed);
+  std::vector<std::size_t> half;
+  for (std::size_t i = 0; i < 1000; i += 2) half.push_back(i);
+  for (auto i : makeSplit(keys, half, 0.2, 7).calibration) EXPECT_TRUE(calKeys.count(keys[i])) << keys[i];
 }
 
 TEST(Split, TinySetsKeepBothSidesWhenTheyCan) {
-  EXPECT_EQ(makeSplit(1, 0.2, 1).evaluation.size(), 1u);
-  EXPECT_EQ(makeSplit(1, 0.2, 1).calibration.size(), 0u);
-  Split two = makeSplit(2, 0.01, 1);
+  const auto keys = numberKeys(3);
+  EXPECT_EQ(makeSplit(keys, {0}, 0.2, 1).evaluation.size(), 1u);
+  EXPECT_EQ(makeSplit(keys, {0}, 0.99, 1).evaluation.size(), 1u);
+  EXPECT_EQ(makeSplit(keys, {0}, 0.99, 1).calibration.size(), 0u);
+  Split two = makeSplit(keys, {0, 1}, 1e-9, 1);
   EXPECT_EQ(two.calibration.size(), 1u);
   EXPECT_EQ(two.evaluation.size(), 1u);
-  Split three = makeSplit(3, 0.99, 1);
+  Split three = makeSplit(keys, {0, 1, 2}, 0.999999, 1);
   EXPECT_EQ(three.evaluation.size(), 1u);
+  EXPECT_EQ(three.calibration.size(), 2u);
+}
+
+TEST(Split, TheEvaluationOrderIsTheKeysNotTheDataSets) {
+  const auto keys = numberKeys(500);
+  const auto order = evaluationOrder(keys, 7);
+  ASSERT_EQ(order.size(), 500u);
+  EXPECT_EQ(std::set<std::size_t>(order.begin(), order.end()).size(), 500u);
+  std::vector<std::string> shuffled = keys;
+  std::rotate(shuffled.begin(), shuffled.begin() + 123, shuffled.end());
+  const auto order2 = evaluationOrder(shuffled, 7);
+  for (std::size_t p = 0; p < 500; ++p) EXPECT_EQ(keys[order[p]], shuffled[order2[p]]) << p;
+  // Not the key order: a prefix is a random subset.
+  std::size_t below = 0;
+  for (std::size_t p = 0; p < 100; ++p) below += order[p] < 100;
+  EXPECT_LT(below, 60u);
+  EXPECT_NE(evaluationOrder(keys, 8), order);
+  const KeyDraw d = drawForKey("42", 7);
+  EXPECT_EQ(d.split, drawForKey("42", 7).split);
+  EXPECT_NE(d.split, drawForKey("42", 8).split);
+  EXPECT_NE(d.split, d.order);
 }
 
 TEST(Subject, CountsComplianceConflictAbstainAndErrors) {
@@ -197,7 +245,7 @@ TEST(Paired, UpliftMcnemarPerClassAndRegressions) {
   Split s = allEval(n);
   SubjectMetrics bm = evaluateSubject(base, labels, {"a", "b"}, s, 0.7, 10);
   SubjectMetrics cm = evaluateSubject(cand, labels, {"a", "b"}, s, 0.7, 10);
-  PairedMetrics p = comparePaired(bm, cm, base, cand, labels, ids, {"a", "b"}, s, 0.7, 2000, 7, 0.95, 3);
+  PairedMetrics p = comparePaired(bm, cm, base, cand, labels, ids, ids, {"a", "b"}, s, 0.7, 2000, 7, 0.95, 3);
   EXPECT_EQ(p.b, 4u);
   EXPECT_EQ(p.c, 10u);
   EXPECT_NEAR(p.mcnemarP, referenceMcnemar(4, 10), 1e-12);
@@ -347,4 +395,66 @@ TEST(Dashboard, SelfContainedAndEscaped) {
   EXPECT_NE(html.find("1 of 7 listed"), std::string::npos);
   EXPECT_NE(html.find("data:image/png;base64,AAAA"), std::string::npos);
   EXPECT_NE(html.find("no candidate staged"), std::string::npos);
+}
+
+TEST(Slices, PairedStatisticsPerSliceAndTheirChecks) {
+  // 300 items in two slices. Slice "day" (even items): both models comply on
+  // all; slice "night" (odd items): the baseline complies on all, the candidate
+  // on none -- a confident drop there.
+  const std::size_t n = 300;
+  std::vector<int> labels(n, 0);
+  std::vector<std::string> slices(n);
+  std::vector<Answer> base, cand;
+  for (std::size_t i = 0; i < n; ++i) {
+    slices[i] = i % 2 ? "night" : "day";
+    base.push_back(answer({0.9, 0.1}));
+    cand.push_back(answer(i % 2 ? std::vector<double>{0.2, 0.8} : std::vector<double>{0.9, 0.1}));
+  }
+  slices[0] = "";  // in no slice
+  Split s = allEval(n);
+  SubjectMetrics bm = evaluateSubject(base, labels, {"a", "b"}, s, 0.7, 10);
+  SubjectMetrics cm = evaluateSubject(cand, labels, {"a", "b"}, s, 0.7, 10);
+  auto sl = compareSlices(bm, &cm, slices, s, 1000, 7, 0.95);
+  ASSERT_EQ(sl.size(), 2u);
+  EXPECT_EQ(sl[0].slice, "day");
+  EXPECT_EQ(sl[0].n, 149u);
+  EXPECT_EQ(sl[1].slice, "night");
+  EXPECT_EQ(sl[1].n, 150u);
+  EXPECT_EQ(sl[1].b, 150u);
+  EXPECT_EQ(sl[1].c, 0u);
+  EXPECT_DOUBLE_EQ(sl[1].uplift.uplift, -1.0);
+  EXPECT_EQ(sl[0].baseline.compliant, 149u);
+  EXPECT_EQ(sl[0].candidate.compliant, 149u);
+
+  SliceGate gate{true, 100, -0.05};
+  Check day = sliceCheck(sl[0], "day", gate, 0.95);
+  Check night = sliceCheck(sl[1], "night", gate, 0.95);
+  EXPECT_EQ(day.id, "compliance.slice.day");
+  EXPECT_EQ(day.status, Outcome::Pass) << day.message;
+  EXPECT_EQ(night.status, Outcome::Fail) << night.message;
+  EXPECT_EQ(night.severity, "major");
+  Check agg = slicesCheck({day, night}, gate, true);
+  EXPECT_EQ(agg.id, "compliance.slices");
+  EXPECT_EQ(agg.status, Outcome::Fail);
+  EXPECT_NE(agg.message.find("'night'"), std::string::npos) << agg.message;
+  // Too few images: inconclusive, with how many more.
+  SliceGate strict{true, 200, -0.05};
+  Check few = sliceCheck(sl[0], "day", strict, 0.95);
+  EXPECT_EQ(few.status, Outcome::Inconclusive);
+  EXPECT_EQ(few.need["samples"], 51);
+  EXPECT_EQ(slicesCheck({few}, strict, true).status, Outcome::Inconclusive);
+  // The gate off: reported, not gated.
+  SliceGate off{false, 100, -0.05};
+  EXPECT_EQ(sliceCheck(sl[1], "night", off, 0.95).severity, "minor");
+  EXPECT_EQ(slicesCheck({night}, off, true).status, Outcome::Pass);
+  EXPECT_EQ(slicesCheck({}, off, false).status, Outcome::Inconclusive);
+  // Without a candidate: the baseline's figures only.
+  auto alone = compareSlices(bm, nullptr, slices, s, 1000, 7, 0.95);
+  ASSERT_EQ(alone.size(), 2u);
+  EXPECT_FALSE(alone[1].paired);
+  EXPECT_EQ(sliceCheck(alone[1], "night", gate, 0.95).status, Outcome::Inconclusive);
+  auto j = toJson(sl, 0.95);
+  EXPECT_EQ(j[1]["mcnemar"]["b"], 150);
+  EXPECT_EQ(j[1]["candidate"]["compliant"], 0);
+  EXPECT_TRUE(toJson(alone, 0.95)[0]["uplift"].is_null());
 }

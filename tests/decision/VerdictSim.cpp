@@ -129,6 +129,7 @@ std::vector<Report> cycleReports(const std::string& cycle, const std::string& at
     comp.checks.push_back(compliance::upliftCheck(est, o.minComplianceUplift, o.confidence, 0.2));
     comp.checks.push_back(compliance::errorRateCheck("candidate", binomial(n, cand->complianceErrorRate, rng), n,
                                                      o.maxErrorRate, o.confidence));
+    comp.checks.push_back(compliance::slicesCheck({}, compliance::SliceGate{}, true));  // slices not gated
   }
   comp.settleStatus();
   out.push_back(comp);
