@@ -502,7 +502,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       const std::string role = subject.first;
       const std::shared_ptr<Model> model = subject.second;
       spdlog::info("sweep: {} '{}'", role, model->manifest().name);
-      const GoldenRecord ref = recordGolden(*model, golden, ctx.config.runtime.batchSize);
+      const GoldenRecord ref = recordGolden(*model, golden, ctx.config.runtime.batchSize, GraphKind::Archive);
       std::vector<SweepPoint> points;
       SweepPoint base;
       base.v = {p.threads.intraOp, p.cfg.workers, p.cfg.maxBatch, "none"};
