@@ -414,6 +414,12 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       subjects.emplace_back("candidate", cand);
     }
   }
+  // The roofline: this machine's single-core float32 GEMM rate, measured
+  // before any latency run (not during one).
+  const GemmResult gemm = gemmBench(256, 0.5);
+  const Roofline roof{gemm.gflops, coresUsed(p.cfg.workers, p.threads.intraOp)};
+  res["machine"]["gemm_gflops_per_core"] = gemm.gflops;
+  res["machine"]["gemm"] = {{"n", gemm.n}, {"seconds", gemm.seconds}, {"iterations", gemm.iterations}};
   json subjectsJson = json::object();
   json traceEvents = json::array();
   std::map<std::string, Measured> measured;
@@ -468,6 +474,14 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
     }
     rss.stop();
     sj["memory"] = memoryJson(rss);
+    // FLOPs per image and the rate against the roofline: the highest rate
+    // that met the objectives when the search ran, else the gate run's.
+    auto flops = countFlops(*model);
+    const double rate = m.tput.bestAchievedRps > 0 ? m.tput.bestAchievedRps : m.primary.achievedRps;
+    sj["flops"] = flops.ok() ? toJson(*flops) : json{{"error", flops.error().message()}};
+    sj["roofline"] = rooflineJson(roof, flops.ok() ? flops->perImage : 0.0, rate);
+    sj["roofline"]["rate_from"] = m.tput.bestAchievedRps > 0 ? "throughput search: best run meeting the objectives"
+                                                             : "gate run (achieved rate)";
     subjectsJson[role] = sj;
     measured[role] = std::move(m);
   }
