@@ -17,7 +17,9 @@
 #include "registry/Registry.h"
 #include "report/Feed.h"
 #include "runtime/Golden.h"
+#include "runtime/Roofline.h"
 #include "runtime/Runtime.h"
+#include "runtime/Serving.h"
 
 namespace cvgate::compliance {
 
@@ -175,13 +177,54 @@ json readBlessedCompliance(const std::string& stateDir, const std::string& sha, 
   return (*rec)["compliance"];
 }
 
-json subjectJson(const Model& model, const SubjectMetrics& m, const Run& run, std::size_t images) {
+/// How a subject was run: its serving plan, its decisions against the
+/// archive's on the golden set, and its rate against the machine's roofline.
+struct Served {
+  ServingPlan plan;
+  ServingParity parity;
+  std::string paritySet;           ///< which samples the parity ran on
+  json flops;                      ///< FlopCount as JSON, or {"error": ...}
+  double flopsPerImage = 0;
+};
+
+Served serveSubject(const Model& model, const std::vector<Sample>& paritySamples, const std::string& paritySet,
+                    int batch, double threshold) {
+  Served s;
+  std::vector<const Image*> calib;
+  for (const auto& smp : paritySamples) calib.push_back(&smp.image);
+  s.plan = planServing(model, calib, batch);
+  s.paritySet = paritySet;
+  s.parity = compareServing(model, *s.plan.model, paritySamples, batch, threshold);
+  if (s.parity.decisionDiffer > 0)
+    spdlog::warn("'{}': the serving graph's decisions differ from the archive's on {} of {} {} samples",
+                 model.manifest().name, s.parity.decisionDiffer, s.parity.n, paritySet);
+  auto f = countFlops(model);
+  if (f.ok()) {
+    s.flops = toJson(*f);
+    s.flopsPerImage = f->perImage;
+  } else {
+    s.flops = {{"error", f.error().message()}};
+  }
+  return s;
+}
+
+json subjectJson(const Model& model, const SubjectMetrics& m, const Run& run, std::size_t images,
+                 const Served& served, const Roofline& roof) {
   json j = toJson(m);
   j["model"] = model.manifest().name;
   j["sha256"] = model.sha256();
   j["wall_ms"] = run.wallMs;
   j["images_evaluated"] = images;
-  j["images_per_s"] = run.wallMs > 0 ? 1000.0 * static_cast<double>(images) / run.wallMs : 0.0;
+  const double rate = run.wallMs > 0 ? 1000.0 * static_cast<double>(images) / run.wallMs : 0.0;
+  j["images_per_s"] = rate;
+  j["forward_images_per_s"] =
+      run.stages.forwardMs > 0 ? 1000.0 * static_cast<double>(images) / run.stages.forwardMs : 0.0;
+  json sv = toJson(served.plan);
+  sv["parity"] = toJson(served.parity);
+  sv["parity"]["set"] = served.paritySet;
+  j["serving"] = sv;
+  j["flops"] = served.flops;
+  j["roofline"] = rooflineJson(roof, served.flopsPerImage, rate);
   j["stage_ms"] = {{"preprocess", run.stages.preprocessMs}, {"forward", run.stages.forwardMs},
                    {"postprocess", run.stages.postprocessMs}};
   return j;
@@ -262,6 +305,30 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
   std::vector<std::string> ids(n), slices(n);
   const int batch = std::max(cfg.runtime.batchSize, cc.batchSize);
   Run curRun, candRun;  // answers in evaluation order
+
+  // The models run as they are served (frozen + optimize_for_inference, the
+  // layout a short calibration found faster); their decisions are compared
+  // with the archive's as loaded on the golden set first.
+  std::vector<Sample> paritySamples;
+  std::string paritySet = "golden";
+  {
+    auto g = goldenSamples(*ds, cfg.golden);
+    if (g.ok()) {
+      paritySamples = std::move(*g);
+    } else {
+      const std::size_t k = std::min<std::size_t>(n, static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.golden.count)));
+      for (std::size_t i = 0; i < k; ++i) {
+        CVGATE_TRY_ASSIGN(smp, ds->get(i));
+        paritySamples.push_back(std::move(smp));
+      }
+      paritySet = "first " + std::to_string(k) + " (the golden set does not fit the data set)";
+    }
+  }
+  const Served curServed = serveSubject(*current, paritySamples, paritySet, batch, cc.threshold);
+  Served candServed;
+  if (candidate) candServed = serveSubject(*candidate, paritySamples, paritySet, batch, cc.threshold);
+  const GemmResult gemm = gemmBench(256, 0.5);
+  const Roofline roof{gemm.gflops, coresUsed(1, cfg.runtime.intraOpThreads)};
   std::vector<Sample> chunk;
   std::size_t chunkBytes = 0;
   auto flush = [&]() {
@@ -269,8 +336,8 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
     std::vector<const Image*> images;
     images.reserve(chunk.size());
     for (const auto& s : chunk) images.push_back(&s.image);
-    evaluateChunk(curRun, *current, images, batch, identity);
-    if (candidate) evaluateChunk(candRun, *candidate, images, batch, candMap);
+    evaluateChunk(curRun, *curServed.plan.model, images, batch, identity);
+    if (candidate) evaluateChunk(candRun, *candServed.plan.model, images, batch, candMap);
     chunk.clear();
     chunkBytes = 0;
   };
@@ -352,7 +419,9 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
   res["labels"] = labelNames;
   res["batch_size"] = batch;
   res["threads"] = {{"intra_op", cfg.runtime.intraOpThreads}, {"inter_op", cfg.runtime.interOpThreads}};
-  res["current"] = subjectJson(*current, cur, curRun, n);
+  res["machine"] = {{"gemm_gflops_per_core", gemm.gflops}, {"gemm_n", gemm.n}, {"gemm_seconds", gemm.seconds},
+                    {"cores", roof.cores}};
+  res["current"] = subjectJson(*current, cur, curRun, n, curServed, roof);
 
   std::vector<std::size_t> evalPerClass(labelNames.size(), 0);
   for (std::size_t i : split.evaluation) ++evalPerClass[static_cast<std::size_t>(labels[i])];
@@ -375,7 +444,7 @@ Status runCompliance(const ToolContext& ctx, const ComplianceOptions& opts, Repo
 
   std::map<std::string, std::string> thumbnails;
   if (candidate) {
-    res["candidate"] = subjectJson(*candidate, cand, candRun, n);
+    res["candidate"] = subjectJson(*candidate, cand, candRun, n, candServed, roof);
     PairedMetrics paired = comparePaired(cur, cand, curRun.answers, candRun.answers, labels, keys, ids,
                                          labelNames, split, cc.threshold,
                                          static_cast<std::size_t>(cc.bootstrapResamples), cc.seed,

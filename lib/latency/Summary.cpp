@@ -318,6 +318,21 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
       }
       hi = r;
     }
+    // Nothing met the objectives down to the minimum: go on halving below
+    // it, so the report can say what rate the subject does sustain (the
+    // check still fails; see throughputCheck).
+    if (lo == 0 && !t.steps.empty() && t.steps.back().outcome == Outcome::Fail) {
+      for (int k = 0; k < s.doublingSteps + 2 && r > 0.5; ++k) {
+        r /= 2;
+        Outcome oc = measure(r, nullptr);
+        if (oc == Outcome::Error) return t;
+        if (oc == Outcome::Pass) {
+          lo = r;
+          break;
+        }
+        hi = r;
+      }
+    }
   }
   if (lo > 0 && hi > 0) {
     for (int k = 0; k < s.bisectSteps && hi / lo > 1.1; ++k) {
@@ -347,6 +362,22 @@ std::vector<double> passedRates(const ThroughputResult& t) {
   return r;
 }
 
+/// How sure the best rate is: the run that met the objectives there (its
+/// P95 and the upper bound that passed), and the lowest rate above it that
+/// failed decisively (the capacity lies between the two).
+static json capacityDetail(const ThroughputResult& t, const Objectives& o) {
+  json d = {{"confidence", o.confidence}, {"best_rps", t.bestRps}, {"best_achieved_rps", t.bestAchievedRps}};
+  double lowestFail = 0;
+  for (const auto& st : t.steps) {
+    if (st.outcome == Outcome::Fail && st.offeredRps > t.bestRps && (lowestFail == 0 || st.offeredRps < lowestFail))
+      lowestFail = st.offeredRps;
+    if (st.outcome == Outcome::Pass && st.offeredRps == t.bestRps && st.run.contains("percentiles"))
+      d["best_run_p95"] = st.run["percentiles"]["p95"];
+  }
+  d["capacity_bracket_rps"] = {t.bestRps, lowestFail > 0 ? json(lowestFail) : json(nullptr)};
+  return d;
+}
+
 Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std::string& subject) {
   Check c;
   c.id = "latency.throughput";
@@ -361,6 +392,7 @@ Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std:
     c.message = "objectives met at up to " + fmtNum(t.bestRps, 1) + "/s offered (" +
                 std::to_string(t.steps.size()) + " runs searched" +
                 (capped ? "; no run above it failed, so the capacity may be higher" : "") + ") >= " + minS;
+    c.detail = capacityDetail(t, o);
     return c;
   }
   for (const auto& st : t.steps) {
@@ -370,11 +402,16 @@ Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std:
       return c;
     }
   }
-  // A decisive miss at or below the minimum rate is a fail.
+  // A decisive miss at or below the minimum rate is a fail; the highest
+  // rate that did meet the objectives (below the minimum) is still its value.
   for (const auto& st : t.steps) {
-    if (st.outcome == Outcome::Fail && st.offeredRps <= o.minThroughputRps * 1.0001) {
+    if (st.outcome == Outcome::Fail && st.offeredRps <= o.minThroughputRps * 1.0001 &&
+        st.offeredRps > t.bestRps) {
       c.status = Outcome::Fail;
-      c.message = "at " + fmtNum(st.offeredRps, 1) + "/s offered (<= " + minS + ") the objectives are missed: " + st.why;
+      c.message = "at " + fmtNum(st.offeredRps, 1) + "/s offered (<= " + minS + ") the objectives are missed: " + st.why +
+                  (t.bestRps > 0 ? "; they are met at up to " + fmtNum(t.bestRps, 1) + "/s offered"
+                                 : std::string("; no rate searched met them"));
+      c.detail = capacityDetail(t, o);
       return c;
     }
   }

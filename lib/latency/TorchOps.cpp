@@ -17,17 +17,15 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <chrono>
 #include <limits>
 #include <map>
 #include <sstream>
 
 #include "common/Fs.h"
 #include "runtime/ModelImpl.h"
+#include "runtime/Serving.h"
 
 namespace cvgate::latency {
-
-using Clock = std::chrono::steady_clock;
 
 std::vector<std::string> quantizedEngines() {
   std::vector<std::string> out;
@@ -133,11 +131,12 @@ Variant makeVariant(const Model& base, const std::string& transform) {
   const ModelImpl& impl = base.impl();
   try {
     if (transform == "frozen") {
-      torch::jit::Module m = impl.module.clone();
-      m.eval();
-      torch::jit::Module frozen = torch::jit::freeze(m);
-      frozen = torch::jit::optimize_for_inference(frozen);
-      v.model = wrapModule(frozen, impl.manifest, "", "");
+      auto s = makeServingModel(base, false);
+      if (!s.ok()) {
+        v.unavailable = s.error().message();
+        return v;
+      }
+      v.model = wrapModule(s->get()->impl().module, impl.manifest, "", "");
       v.note = "torch::jit::freeze + torch::jit::optimize_for_inference";
     } else if (transform == "bf16") {
       torch::jit::Module inner = impl.module.clone();
@@ -258,27 +257,6 @@ Expected<OperatorProfile> profileOperators(const Model& model, const std::vector
     out.chromeTrace = std::move(*trace);
   }
   return out;
-}
-
-GemmResult gemmBench(int n, double seconds) {
-  const int before = at::get_num_threads();
-  at::set_num_threads(1);
-  GemmResult g;
-  g.n = n;
-  torch::manual_seed(0);
-  at::Tensor a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
-  for (int i = 0; i < 3; ++i) at::mm_out(c, a, b);
-  const auto t0 = Clock::now();
-  double el = 0;
-  while (el < seconds) {
-    at::mm_out(c, a, b);
-    ++g.iterations;
-    el = std::chrono::duration<double>(Clock::now() - t0).count();
-  }
-  g.seconds = el;
-  g.gflops = 2.0 * static_cast<double>(n) * n * n * static_cast<double>(g.iterations) / el / 1e9;
-  at::set_num_threads(before);
-  return g;
 }
 
 }  // namespace cvgate::latency

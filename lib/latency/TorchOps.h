@@ -9,6 +9,7 @@
 
 #include "common/Error.h"
 #include "data/Dataset.h"
+#include "runtime/Roofline.h"
 #include "runtime/Runtime.h"
 
 namespace cvgate::latency {
@@ -20,10 +21,11 @@ struct Variant {
   std::string note;                ///< what was done
 };
 
-/// transform: "frozen" (torch::jit::freeze + optimize_for_inference),
-/// "bf16" (weights and compute in bfloat16, float in and out, then frozen),
-/// "int8-dynamic" (int8 dynamic quantisation of linear layers, as PyTorch's
-/// quantize_dynamic_jit with default_dynamic_qconfig).
+/// transform: "frozen" (torch::jit::freeze + optimize_for_inference: the
+/// serving graph, runtime/Serving.h), "bf16" (weights and compute in
+/// bfloat16, float in and out, then frozen), "int8-dynamic" (int8 dynamic
+/// quantisation of linear layers, as PyTorch's quantize_dynamic_jit with
+/// default_dynamic_qconfig).
 Variant makeVariant(const Model& base, const std::string& transform);
 
 /// How many prim::fork nodes the model's forward has (submodules inlined):
@@ -55,13 +57,9 @@ Expected<OperatorProfile> profileOperators(const Model& model, const std::vector
                                            int batch, int iterations, std::size_t topN,
                                            bool chromeTrace);
 
-/// Single-thread float32 GEMM (at::mm, n x n) rate in GFLOP/s over ~seconds.
-struct GemmResult {
-  int n = 0;
-  double gflops = 0;
-  std::int64_t iterations = 0;
-  double seconds = 0;
-};
-GemmResult gemmBench(int n, double seconds);
+/// Single-thread float32 GEMM (at::mm, n x n) rate in GFLOP/s over ~seconds
+/// (runtime/Roofline.h).
+using cvgate::GemmResult;
+using cvgate::gemmBench;
 
 }  // namespace cvgate::latency

@@ -31,10 +31,11 @@ Expected<std::vector<Sample>> goldenSamples(const Dataset& ds, const GoldenConfi
   return out;
 }
 
-GoldenRecord recordGolden(const Model& model, const std::vector<Sample>& samples, int batchSize) {
+GoldenRecord recordGolden(const Model& model, const std::vector<Sample>& samples, int batchSize,
+                          GraphKind graph) {
   std::vector<const Image*> imgs;
   for (const auto& s : samples) imgs.push_back(&s.image);
-  auto preds = runPipeline(model, imgs, batchSize);
+  auto preds = runPipeline(graph == GraphKind::Serving ? servingModel(model) : model, imgs, batchSize);
   GoldenRecord g;
   g.model = model.manifest().name;
   g.sha256 = model.sha256();

@@ -13,6 +13,7 @@
 #include "config/Config.h"
 #include "data/Dataset.h"
 #include "runtime/Runtime.h"
+#include "runtime/Serving.h"
 
 namespace cvgate {
 
@@ -33,7 +34,11 @@ struct GoldenRecord {
   std::string datasetSha256;       ///< the data set the samples came from ("" unknown: older records)
 };
 
-GoldenRecord recordGolden(const Model& model, const std::vector<Sample>& samples, int batchSize);
+/// The model's outputs on `samples`, run as it is served (servingModel:
+/// frozen + optimize_for_inference) unless `graph` asks for the archive's
+/// module as loaded (what a transformed variant is compared with).
+GoldenRecord recordGolden(const Model& model, const std::vector<Sample>& samples, int batchSize,
+                          GraphKind graph = GraphKind::Serving);
 nlohmann::json toJson(const GoldenRecord& g);
 Expected<GoldenRecord> goldenFromJson(const nlohmann::json& j);
 

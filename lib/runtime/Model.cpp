@@ -76,6 +76,7 @@ std::shared_ptr<Model> wrapModule(torch::jit::Module module, const Manifest& man
   impl->sha256 = sha256;
   impl->path = path;
   impl->manifestSource = "embedded";
+  impl->transformed = true;
   return std::make_shared<Model>(std::move(impl));
 }
 

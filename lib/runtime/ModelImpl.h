@@ -4,6 +4,8 @@
 
 #include <torch/script.h>
 
+#include <mutex>
+
 #include "runtime/Runtime.h"
 
 namespace cvgate {
@@ -15,6 +17,12 @@ class ModelImpl {
   std::string sha256;
   std::string path;
   std::string manifestSource;
+  /// Already a transformed graph (wrapModule: frozen, quantised...): served as it is.
+  bool transformed = false;
+  /// The serving graph (runtime/Serving.h), made once on first use.
+  mutable std::once_flag servingOnce;
+  mutable std::shared_ptr<Model> serving;
+  mutable std::string servingNote;
 };
 
 /// Wrap an in-memory module (e.g. a frozen or quantised variant) as a Model.

@@ -152,7 +152,20 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   EXPECT_NE(throughputCheck(te, o, "current").message.find("capacity may be higher"), std::string::npos);
   o.minThroughputRps = 2000;
   auto t2 = searchThroughput(run, 4000, o.minThroughputRps, o, s, nullptr, 0.95);
-  EXPECT_EQ(throughputCheck(t2, o, "current").status, Outcome::Fail);
+  const Check c2 = throughputCheck(t2, o, "current");
+  EXPECT_EQ(c2.status, Outcome::Fail);
+  // Below the objective the search goes on down: the check fails, and still
+  // reports the highest rate that met the objectives, with the bracket.
+  EXPECT_GE(t2.bestRps, 800.0);
+  EXPECT_LT(t2.bestRps, 1000.0);
+  ASSERT_TRUE(c2.value.has_value());
+  EXPECT_DOUBLE_EQ(*c2.value, t2.bestRps);
+  EXPECT_NE(c2.message.find("met at up to"), std::string::npos) << c2.message;
+  EXPECT_EQ(c2.detail["confidence"], o.confidence);
+  EXPECT_DOUBLE_EQ(c2.detail["capacity_bracket_rps"][0].get<double>(), t2.bestRps);
+  EXPECT_LE(c2.detail["capacity_bracket_rps"][1].get<double>(), 1000.0 * 1.0001 * 1.1);
+  EXPECT_GE(c2.detail["capacity_bracket_rps"][1].get<double>(), 1000.0);
+  EXPECT_TRUE(c2.detail["best_run_p95"].contains("ci_ms"));
 }
 
 TEST(Checks, SearchRepeatsARunTheGeneratorSpoiltButNeverAFailure) {

@@ -126,6 +126,17 @@ TEST(ProfileLatencyE2e, PassingRunHasEveryCheckAndValidatesAgainstTheSchema) {
     EXPECT_GT(sj["memory"]["peak_rss_mib"].get<double>(), 1.0);
     EXPECT_GE(sj["throughput"]["best_rps"].get<double>(), 500.0);
     ASSERT_FALSE(sj["operators"]["top"].empty()) << sj["operators"].dump();
+    // FLOPs from the graph, the rate against the GEMM roofline measured in this run.
+    EXPECT_GT(sj["flops"]["flops_per_image"].get<double>(), 0.0) << sj["flops"].dump();
+    const json& roof = sj["roofline"];
+    EXPECT_DOUBLE_EQ(roof["gemm_gflops_per_core"].get<double>(),
+                     rep["results"]["machine"]["gemm_gflops_per_core"].get<double>());
+    EXPECT_GT(roof["roofline_gflops"].get<double>(), 0.0);
+    EXPECT_NEAR(roof["roofline_fraction"].get<double>(),
+                roof["images_per_s"].get<double>() * sj["flops"]["flops_per_image"].get<double>() /
+                    (roof["roofline_gflops"].get<double>() * 1e9),
+                1e-9);
+    EXPECT_EQ(findCheck(rep, "latency.throughput", s)->at("detail")["confidence"], rep["results"]["settings"]["confidence"]);
   }
   EXPECT_TRUE(rep["results"]["comparison"].contains("p95_ratio_candidate_to_current"));
   EXPECT_TRUE(std::filesystem::exists(t.file("var/feeds/v1_latency_feed/e2e-1.json")));

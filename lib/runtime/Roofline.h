@@ -1,0 +1,67 @@
+// How fast a model could run here: its floating-point work per image (read
+// from its TorchScript graph) and the machine's GEMM rate (the roofline of
+// dense float32 compute). A throughput times the FLOPs per image, over the
+// GEMM rate of the cores it used, is the fraction of the roofline reached.
+// Torch-free header; the torch side is Roofline.cpp.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/Error.h"
+#include "runtime/Runtime.h"
+
+namespace cvgate {
+
+/// Floating-point operations of one forward pass of one image, counted on
+/// the inlined, frozen graph with shapes propagated from the manifest's input
+/// shape (batch 1): 2 x multiply-accumulates of conv (1-3d, transposed too),
+/// linear, matmul, mm, addmm, bmm, baddbmm and einsum-free products. Biases,
+/// activations, pooling, normalisation left after freezing and element-wise
+/// ops are not counted (the convention of fvcore and of ResNet-18's
+/// "1.8 GMACs").
+struct FlopCount {
+  double perImage = 0;                     ///< FLOPs of one image
+  std::map<std::string, double> byKind;    ///< per operator kind ("aten::conv2d": FLOPs)
+  std::size_t nodes = 0;                   ///< counted nodes
+  std::vector<std::string> unresolved;     ///< counted kinds whose shapes were not found (then a lower bound)
+  bool complete = true;                    ///< every node of a counted kind was resolved
+};
+
+/// Count a model's FLOPs per image (see FlopCount). BadInput when the graph
+/// cannot be read; a node whose shapes stay unknown is listed in unresolved.
+Expected<FlopCount> countFlops(const Model& model);
+nlohmann::json toJson(const FlopCount& f);
+
+/// Single-thread float32 GEMM (at::mm, n x n) rate over ~seconds.
+struct GemmResult {
+  int n = 0;
+  double gflops = 0;                       ///< GFLOP/s of one core
+  std::int64_t iterations = 0;
+  double seconds = 0;
+};
+GemmResult gemmBench(int n, double seconds);
+
+/// The roofline of `cores` cores at `gflopsPerCore`, and a rate against it.
+struct Roofline {
+  double gflopsPerCore = 0;                ///< --gemm-bench figure
+  int cores = 1;                           ///< cores the measured work could use
+  double gflops() const { return gflopsPerCore * cores; }
+  /// Images/s the roofline allows for `flopsPerImage` (0 when unknown).
+  double imagesPerS(double flopsPerImage) const;
+  /// achieved images/s x FLOPs per image / roofline, as a fraction (NaN when unknown).
+  double fraction(double imagesPerS, double flopsPerImage) const;
+};
+
+/// Cores a plan of `workers` x `intraOpThreads` can keep busy on this machine.
+int coresUsed(int workers, int intraOpThreads);
+
+/// {flops_per_image, roofline_gflops, roofline_images_per_s, images_per_s,
+///  roofline_fraction, cores, gemm_gflops_per_core} for one measured rate.
+nlohmann::json rooflineJson(const Roofline& r, double flopsPerImage, double imagesPerS);
+
+}  // namespace cvgate

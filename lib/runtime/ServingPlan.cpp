@@ -1,0 +1,121 @@
+// Torch-free side of Serving.h: the evaluation plan (layout by a timed
+// calibration) and the decisions of the serving graph against the archive's.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <spdlog/spdlog.h>
+
+#include "runtime/Serving.h"
+
+namespace cvgate {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Best of three timed passes over `images` after one warm-up, ms.
+double timePasses(const Model& m, const std::vector<const Image*>& images, int batch) {
+  (void)runPipeline(m, images, batch);
+  double best = 0;
+  for (int k = 0; k < 3; ++k) {
+    const auto t0 = Clock::now();
+    (void)runPipeline(m, images, batch);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    best = k == 0 ? ms : std::min(best, ms);
+  }
+  return best;
+}
+
+}  // namespace
+
+ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch) {
+  ServingPlan p;
+  p.batch = std::max(1, batch);
+  p.note = servingNote(base);
+  const Model& serving = servingModel(base);
+  p.model = &serving;
+  p.serving = servingTransformed(base);
+  // The archive as loaded (servingNote says why), or an already transformed
+  // graph: nothing to calibrate.
+  if (&serving == &base || calibration.empty()) return p;
+  // With one input channel, channels-last is the same bytes: nothing to try.
+  const auto& shape = base.manifest().inputShape;
+  if (shape.size() != 3 || shape[0] <= 1) {
+    p.note += "; contiguous input (one channel: channels-last is the same layout)";
+    return p;
+  }
+  const std::size_t n = std::min<std::size_t>({calibration.size(), static_cast<std::size_t>(p.batch), 64});
+  const std::vector<const Image*> imgs(calibration.begin(), calibration.begin() + static_cast<long>(n));
+  p.calibrationImages = static_cast<int>(n);
+  p.contiguousMs = timePasses(serving, imgs, p.batch);
+  auto cl = makeServingModel(base, true);
+  if (!cl.ok()) {
+    p.note += "; channels-last not possible: " + cl.error().message();
+    return p;
+  }
+  p.channelsLastMs = timePasses(**cl, imgs, p.batch);
+  if (p.channelsLastMs < 0.95 * p.contiguousMs) {
+    p.owned = *cl;
+    p.model = p.owned.get();
+    p.layout = "channels-last";
+    p.note += "; input channels-last (calibration " + std::to_string(p.channelsLastMs) + " ms vs " +
+              std::to_string(p.contiguousMs) + " ms contiguous)";
+  } else {
+    p.note += "; contiguous input (channels-last not 5 % faster in calibration)";
+  }
+  spdlog::info("'{}': serving plan: {} input, batch {} ({:.1f} ms contiguous, {:.1f} ms channels-last on {} images)",
+               base.manifest().name, p.layout, p.batch, p.contiguousMs, p.channelsLastMs, n);
+  return p;
+}
+
+nlohmann::json toJson(const ServingPlan& p) {
+  return {{"graph", p.serving ? "serving" : "archive"},
+          {"layout", p.layout},
+          {"note", p.note},
+          {"batch_size", p.batch},
+          {"calibration", {{"images", p.calibrationImages},
+                           {"contiguous_ms", p.contiguousMs},
+                           {"channels_last_ms", p.channelsLastMs > 0 ? nlohmann::json(p.channelsLastMs)
+                                                                     : nlohmann::json(nullptr)}}}};
+}
+
+ServingParity compareServing(const Model& archive, const Model& serving, const std::vector<Sample>& samples,
+                             int batch, double threshold) {
+  std::vector<const Image*> imgs;
+  imgs.reserve(samples.size());
+  for (const auto& s : samples) imgs.push_back(&s.image);
+  const auto a = runPipeline(archive, imgs, batch);
+  const auto b = runPipeline(serving, imgs, batch);
+  ServingParity p;
+  p.n = samples.size();
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    bool differs = false;
+    if (a[i].ok != b[i].ok) {
+      differs = true;
+    } else if (a[i].ok) {
+      if (a[i].top1 != b[i].top1) {
+        ++p.top1Differ;
+        differs = true;
+      }
+      if ((a[i].confidence >= threshold) != (b[i].confidence >= threshold)) differs = true;
+      for (std::size_t j = 0; j < std::min(a[i].probs.size(), b[i].probs.size()); ++j)
+        p.maxProbDiff = std::max(p.maxProbDiff, static_cast<double>(std::fabs(a[i].probs[j] - b[i].probs[j])));
+    }
+    if (differs) {
+      ++p.decisionDiffer;
+      if (p.differing.size() < 20) p.differing.push_back(samples[i].id);
+    }
+  }
+  return p;
+}
+
+nlohmann::json toJson(const ServingParity& p) {
+  return {{"samples", p.n},
+          {"top1_differ", p.top1Differ},
+          {"decisions_differ", p.decisionDiffer},
+          {"max_abs_prob_diff", p.maxProbDiff},
+          {"differing_ids", p.differing}};
+}
+
+}  // namespace cvgate

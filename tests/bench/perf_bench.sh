@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Performance bench (issue 15), ratios measured in one run on this machine:
+#  - eval-compliance images/s vs the frozen PyTorch script a user would write
+#    (tests/bench/frozen_eval.py: same archive, batch and threads), V1 and V2;
+#  - a ResNet-18 (scripted now from Debian's python3-torchvision, random
+#    weights): its throughput meeting the objectives vs the fp32 roofline;
+#  - the serving graph's decisions vs the archive's, FLOPs per image.
+# The sweep (winner vs default, with CIs) and the load generator's overhead
+# are tests/bench/latency_bench.sh's. Timings on a shared machine are noisy:
+# compare ratios within one run.
+# usage: CVGATE_BIN_DIR=build/bin tests/bench/perf_bench.sh [CONFIG]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${CVGATE_BIN_DIR:-$here/build/bin}
+config=${1:-$here/configs/cvgate.toml}
+images=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+labels=/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+for f in "$images" "$labels"; do
+  [ -r "$f" ] || { echo "perf_bench: skipped: '$f' missing (install dataset-fashion-mnist)"; exit 0; }
+done
+/usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
+  { echo "perf_bench: skipped: python3-torch / python3-torchvision missing"; exit 0; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== eval-compliance on the serving graph vs a frozen PyTorch script (target >= 1.0x)"
+set +e
+"$bin/eval-compliance" --config "$config" --state-dir "$tmp/state" --cycle bench -q --out "$tmp/compliance.json"
+rc=$?
+set -e
+case $rc in 0|10|11) ;; *) echo "perf_bench: error: eval-compliance exited $rc" >&2; exit 1 ;; esac
+batch=$(jq -r .results.batch_size "$tmp/compliance.json")
+threads=$(jq -r .results.threads.intra_op "$tmp/compliance.json")
+for role in current candidate; do
+  path=$(jq -r --arg r "$role" '.subjects[$r].path // empty' "$tmp/compliance.json")
+  model=$(jq -r --arg r "$role" '.results[$r].model // empty' "$tmp/compliance.json")
+  [ -n "$model" ] || continue
+  [ -n "$path" ] || path="$here/models/$model.pt"
+  /usr/bin/python3 "$here/tests/bench/frozen_eval.py" "$path" "$batch" "$threads" "$images" "$labels" >"$tmp/py-$role.json"
+  jq -r -n --slurpfile c "$tmp/compliance.json" --slurpfile p "$tmp/py-$role.json" --arg r "$role" '
+    $c[0].results[$r] as $s | $p[0] as $py |
+    def f(x; n): if x == null then "n/a" else (x * pow(10; n) | round / pow(10; n) | tostring) end;
+    "  \($r) \($s.model) (batch \($py.batch), \($py.threads) threads): cvgate \(f($s.images_per_s; 0)) images/s, PyTorch frozen \(f($py.images_per_s; 0)): x\(f($s.images_per_s / $py.images_per_s; 2)); forward alone x\(f($s.forward_images_per_s / $py.forward_images_per_s; 2))",
+    "      graph \($s.serving.graph), \($s.serving.layout) input; decisions differing from the archive on \($s.serving.parity.set): \($s.serving.parity.decisions_differ) of \($s.serving.parity.samples) (max prob diff \($s.serving.parity.max_abs_prob_diff))",
+    "      \(f($s.flops.flops_per_image / 1e6; 3)) MFLOP/image; \(f($s.roofline.roofline_fraction * 100; 1)) % of the roofline (\(f($s.roofline.roofline_gflops; 1)) GFLOP/s on \($s.roofline.cores) cores)"'
+done
+
+echo "== ResNet-18 fp32 (3x224x224, random weights) throughput meeting the objectives vs the roofline (target >= 85 %)"
+flops=$(/usr/bin/python3 "$here/tests/runtime/flops_reference.py" --resnet18 "$tmp/resnet18.pt")
+# Short runs (a ResNet-18 serves tens of images/s here): 2 s, at least 100
+# requests (50 per search run), 64 inputs.
+sed -e 's/^min_samples = .*/min_samples = 100/' -e 's/^search_min_samples = .*/search_min_samples = 50/' \
+    -e '/^\[latency\]/a duration_s = 2.0\nsearch_duration_s = 2.0\nwarmup_max_s = 5.0\ninputs = 64' \
+    -e "s|^current = .*|current = \"$tmp/resnet18.pt\"|" -e '/^candidate = /d' \
+    -e "s|^state_dir = .*|state_dir = \"$tmp/state\"|" "$config" >"$tmp/resnet.toml"
+set +e
+"$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile -q --out "$tmp/resnet.json"
+rc=$?
+set -e
+[ "$rc" -le 11 ] || { echo "perf_bench: error: profile-latency exited $rc" >&2; exit 1; }
+jq -r --arg pf "$flops" '
+  def f(x; n): if x == null then "n/a" else (x * pow(10; n) | round / pow(10; n) | tostring) end;
+  .results.subjects.current as $s | (.checks[] | select(.id == "latency.throughput" and .subject == "current")) as $c |
+  "  FLOPs/image: cvgate \(f($s.flops.flops_per_image / 1e9; 3)) G, PyTorch dispatch count \(f(($pf | tonumber) / 1e9; 3)) G",
+  "  latency.throughput \($c.status): \(f($c.value; 1))/s offered met the objectives (objective \(f($c.threshold; 0))/s; capacity bracket \($c.detail.capacity_bracket_rps // [] | map(f(.; 1)) | join(" .. ")))",
+  "  \(f($s.roofline.images_per_s; 1)) images/s completed vs roofline \(f($s.roofline.roofline_images_per_s; 1)) images/s (\(f($s.roofline.roofline_gflops; 1)) GFLOP/s, \($s.roofline.cores) cores): \(f($s.roofline.roofline_fraction * 100; 1)) % of the roofline"
+' "$tmp/resnet.json"

@@ -1,0 +1,79 @@
+// FLOPs per image read from the TorchScript graph match an independent count
+// (PyTorch running the model under a dispatch mode, tests/runtime/
+// flops_reference.py) for V1, V2 and a ResNet-18 scripted from torchvision
+// at test time, and hand arithmetic for V1 and V2.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+
+#include "TempDir.h"
+#include "runtime/Roofline.h"
+
+using namespace cvgate;
+
+static const std::string kSrc = CVGATE_SOURCE_DIR;
+
+namespace {
+/// stdout of a command, first line, as a number; NaN when it failed.
+double pythonCount(const std::string& args) {
+  const std::string cmd = "/usr/bin/python3 " + kSrc + "/tests/runtime/flops_reference.py " + args;
+  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
+  if (!p) return std::nan("");
+  char buf[128] = {0};
+  if (!fgets(buf, sizeof buf, p.get())) return std::nan("");
+  return std::atof(buf);
+}
+
+bool havePythonTorch() {
+  return std::system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") == 0;
+}
+}  // namespace
+
+TEST(Flops, ReferenceModelsMatchHandArithmeticAndPyTorch) {
+  // V1: 784 -> 32 -> 10; V2: conv 1->16 3x3 at 28x28, conv 16->32 3x3 at
+  // 14x14, 1568 -> 64 -> 10.
+  const double hand[] = {2.0 * (784 * 32 + 32 * 10),
+                         2.0 * (16 * 28 * 28 * 9 + 32 * 14 * 14 * 16 * 9 + 1568 * 64 + 64 * 10)};
+  int k = 0;
+  for (const char* name : {"fashion-mlp-v1", "fashion-cnn-v2"}) {
+    const std::string path = kSrc + "/models/" + name + ".pt";
+    auto m = Model::load(path);
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    auto f = countFlops(**m);
+    ASSERT_TRUE(f.ok()) << f.error().message();
+    EXPECT_TRUE(f->complete) << name;
+    EXPECT_EQ(f->perImage, hand[k++]) << name;
+    if (havePythonTorch()) {
+      EXPECT_EQ(f->perImage, pythonCount(path + " 1 28 28")) << name;
+    }
+  }
+}
+
+TEST(Flops, ResNet18MatchesPyTorch) {
+  if (!havePythonTorch()) GTEST_SKIP() << "python3-torch / python3-torchvision absent";
+  cvgate::testing::TempDir t;
+  const double ref = pythonCount("--resnet18 " + t.file("resnet18.pt"));
+  ASSERT_GT(ref, 3.5e9);  // 1.8 GMACs of ResNet-18 (10 classes)
+  auto m = Model::load(t.file("resnet18.pt"));
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  auto f = countFlops(**m);
+  ASSERT_TRUE(f.ok()) << f.error().message();
+  EXPECT_TRUE(f->complete);
+  EXPECT_EQ(f->perImage, ref);
+  EXPECT_EQ(f->nodes, 21u);  // 20 convolutions (3 of them 1x1 downsamples) and the classifier
+}
+
+TEST(Roofline, FractionOfTheGemmRate) {
+  const Roofline r{50.0, 2};
+  EXPECT_DOUBLE_EQ(r.gflops(), 100.0);
+  EXPECT_DOUBLE_EQ(r.imagesPerS(2e9), 50.0);
+  EXPECT_DOUBLE_EQ(r.fraction(25.0, 2e9), 0.5);
+  EXPECT_TRUE(std::isnan(r.fraction(25.0, 0)));
+  const auto j = rooflineJson(r, 2e9, 25.0);
+  EXPECT_EQ(j["roofline_fraction"], 0.5);
+  EXPECT_EQ(j["achieved_gflops"], 50.0);
+}

@@ -1,0 +1,107 @@
+// The serving graph (frozen + optimize_for_inference, contiguous or
+// channels-last input) makes the same decisions as the archive on the golden
+// set for both reference models, and the comparison does see a difference
+// when there is one.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "FixtureModels.h"
+#include "TempDir.h"
+#include "runtime/Golden.h"
+#include "runtime/Serving.h"
+
+using namespace cvgate;
+
+static const std::string kSrc = CVGATE_SOURCE_DIR;
+static const std::string kImages = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+static const std::string kLabels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+
+namespace {
+std::vector<Sample> golden() {
+  auto ds = openIdx(kImages, kLabels);
+  EXPECT_TRUE(ds.ok());
+  // The default [golden] set (configs/cvgate.toml: offset 0, count 64).
+  auto s = goldenSamples(**ds, GoldenConfig{});
+  EXPECT_TRUE(s.ok());
+  return s.ok() ? *s : std::vector<Sample>{};
+}
+}  // namespace
+
+class ServingGraph : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServingGraph, DecisionsEqualTheArchivesOnTheGoldenSet) {
+  if (!std::filesystem::exists(kImages)) GTEST_SKIP() << "Fashion-MNIST not installed";
+  auto model = Model::load(kSrc + "/models/" + GetParam() + ".pt");
+  ASSERT_TRUE(model.ok()) << model.error().message();
+  const auto samples = golden();
+  ASSERT_EQ(samples.size(), 64u);
+  ASSERT_TRUE(servingTransformed(**model)) << servingNote(**model);
+  const Model& serving = servingModel(**model);
+  EXPECT_NE(&serving, model->get());
+  EXPECT_NE(servingNote(**model).find("freeze"), std::string::npos);
+  for (double threshold : {0.5, 0.7, 0.9}) {
+    const ServingParity p = compareServing(**model, serving, samples, 16, threshold);
+    EXPECT_EQ(p.n, 64u);
+    EXPECT_EQ(p.top1Differ, 0u) << threshold;
+    EXPECT_EQ(p.decisionDiffer, 0u) << threshold;
+    EXPECT_LT(p.maxProbDiff, 1e-4);
+  }
+  auto cl = makeServingModel(**model, true);
+  ASSERT_TRUE(cl.ok()) << cl.error().message();
+  const ServingParity q = compareServing(**model, **cl, samples, 16, 0.5);
+  EXPECT_EQ(q.decisionDiffer, 0u);
+  EXPECT_LT(q.maxProbDiff, 1e-4);
+  // The plan runs one of the two graphs and says which, with its timings.
+  std::vector<const Image*> imgs;
+  for (const auto& s : samples) imgs.push_back(&s.image);
+  const ServingPlan plan = planServing(**model, imgs, 32);
+  ASSERT_NE(plan.model, nullptr);
+  EXPECT_TRUE(plan.serving);
+  // One grey channel: channels-last is the same layout, not timed.
+  EXPECT_EQ(plan.layout, "contiguous");
+  EXPECT_EQ(plan.calibrationImages, 0);
+  EXPECT_NE(plan.note.find("one channel"), std::string::npos) << plan.note;
+  EXPECT_EQ(compareServing(**model, *plan.model, samples, 16, 0.5).decisionDiffer, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shipped, ServingGraph, ::testing::Values("fashion-mlp-v1", "fashion-cnn-v2"));
+
+TEST(ServingGraph, ADifferentGraphsDecisionsAreCountedAndNamed) {
+  if (!std::filesystem::exists(kImages)) GTEST_SKIP() << "Fashion-MNIST not installed";
+  auto v1 = Model::load(kSrc + "/models/fashion-mlp-v1.pt");
+  auto v2 = Model::load(kSrc + "/models/fashion-cnn-v2.pt");
+  ASSERT_TRUE(v1.ok() && v2.ok());
+  const auto samples = golden();
+  const ServingParity p = compareServing(**v1, servingModel(**v2), samples, 16, 0.5);
+  EXPECT_GT(p.decisionDiffer, 0u);
+  EXPECT_GT(p.maxProbDiff, 1e-3);
+  EXPECT_EQ(p.differing.size(), std::min<std::size_t>(p.decisionDiffer, 20));
+  const auto j = toJson(p);
+  EXPECT_EQ(j["decisions_differ"], p.decisionDiffer);
+  EXPECT_EQ(j["samples"], 64);
+}
+
+TEST(ServingGraph, AThreeChannelModelsLayoutIsTimedAndTheFasterKept) {
+  if (!std::filesystem::exists(kImages)) GTEST_SKIP() << "Fashion-MNIST not installed";
+  cvgate::testing::TempDir t;
+  cvgate::testing::FixtureSpec spec;
+  spec.channels = 3;
+  spec.height = spec.width = 32;
+  ASSERT_TRUE(cvgate::testing::writeFixtureModel(spec, t.file("rgb.pt")).ok());
+  auto model = Model::load(t.file("rgb.pt"));
+  ASSERT_TRUE(model.ok()) << model.error().message();
+  const auto samples = golden();
+  std::vector<const Image*> imgs;
+  for (const auto& s : samples) imgs.push_back(&s.image);
+  const ServingPlan plan = planServing(**model, imgs, 16);
+  ASSERT_NE(plan.model, nullptr);
+  EXPECT_EQ(plan.calibrationImages, 16);
+  EXPECT_GT(plan.contiguousMs, 0);
+  EXPECT_GT(plan.channelsLastMs, 0);
+  EXPECT_EQ(plan.layout == "channels-last", plan.channelsLastMs < 0.95 * plan.contiguousMs) << plan.note;
+  EXPECT_EQ(toJson(plan)["calibration"]["images"], 16);
+  const ServingParity p = compareServing(**model, *plan.model, samples, 16, 0.5);
+  EXPECT_EQ(p.decisionDiffer, 0u);
+  EXPECT_LT(p.maxProbDiff, 1e-4);
+}
