@@ -3,6 +3,7 @@ function(cvgate_warnings target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wpointer-arith -Wcast-align
     -Wunused -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough)
+  cvgate_sanitize(${target})  # cmake/Sanitize.cmake: nothing unless a sanitizer build
 endfunction()
 
 # Include subdirectories that exist, in order, so areas can land one by one.

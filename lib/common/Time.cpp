@@ -22,6 +22,12 @@ bool parseIsoUtc(const std::string& s, std::chrono::system_clock::time_point* ou
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) != 7 || z != 'Z')
     return false;
+  // Fields in range, and a year system_clock's nanoseconds can hold (about
+  // 1678..2262): year 1013 in a hostile feed entry overflowed from_time_t.
+  if (tm.tm_year < 1970 || tm.tm_year > 2261 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
+      tm.tm_sec > 60)
+    return false;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   *out = std::chrono::system_clock::from_time_t(timegm(&tm));

@@ -211,6 +211,8 @@ class Lock {
     if (fd < 0 && errno == ELOOP)
       return badInput("'" + path + "': a symlink where the registry keeps its lock file; refusing to open it "
                       "(remove it)");
+    if (fd < 0 && errno == EISDIR)
+      return badInput("'" + path + "': not a regular file where the registry keeps its lock file (remove it)");
     if (fd < 0) return internalError("'" + path + "': cannot open lock file: " + errnoText());
     struct stat lst {};
     if (::fstat(fd, &lst) != 0 || !S_ISREG(lst.st_mode)) {
@@ -402,9 +404,9 @@ Status recoverLocked(const std::string& dir) {
   auto parsed = parseJson(text, "'" + journalPath + "'");
   const json j = parsed ? *parsed : json();
   if (!j.is_object() || !j.contains("before") || !j.contains("after"))
-    return internalError("'" + journalPath +
-                         "': interrupted operation with an unreadable journal; refusing to guess, "
-                         "inspect state.json and current.pt by hand");
+    return badInput("'" + journalPath +
+                    "': interrupted operation with an unreadable journal; refusing to guess, "
+                    "inspect state.json and current.pt by hand");
   auto before = registryStateFromJson(j["before"]);
   if (!before) return before.error().context("'" + journalPath + "': 'before'");
   auto after = registryStateFromJson(j["after"]);

@@ -37,6 +37,20 @@ TEST(Time, IsoRoundTrip) {
   EXPECT_FALSE(parseIsoUtc("yesterday", &t));
 }
 
+// Found by fuzz_verdicts (tests/fuzz/regressions/verdicts): a year outside what
+// system_clock can hold overflowed a signed multiplication (UB); fields out of
+// range were normalised into another date. Both are now not a time.
+TEST(Time, IsoOutOfRangeIsNotATime) {
+  std::chrono::system_clock::time_point t;
+  EXPECT_FALSE(parseIsoUtc("1013-11-25T20:30:30Z", &t));
+  EXPECT_FALSE(parseIsoUtc("9999-11-25T20:30:30Z", &t));
+  EXPECT_FALSE(parseIsoUtc("2026-13-25T20:30:30Z", &t));
+  EXPECT_FALSE(parseIsoUtc("2026-11-00T20:30:30Z", &t));
+  EXPECT_FALSE(parseIsoUtc("2026-11-25T24:30:30Z", &t));
+  EXPECT_FALSE(parseIsoUtc("2026-11-25T20:-1:30Z", &t));
+  EXPECT_TRUE(parseIsoUtc("2261-12-31T23:59:59Z", &t));
+}
+
 TEST(Strings, DidYouMean) {
   EXPECT_EQ(closestMatch("threshhold", {"threshold", "seed"}), "threshold");
   EXPECT_EQ(closestMatch("zzz", {"threshold", "seed"}), "");

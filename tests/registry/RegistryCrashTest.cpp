@@ -302,6 +302,8 @@ TEST_F(RegistryCrashTest, UnreadableJournalIsAnErrorNotAGuess) {
   std::ofstream(dir + "/registry/journal.json") << "{\"op\": \"dep";
   auto r = Registry::open(dir);
   ASSERT_FALSE(r.ok());
+  // Bad input (exit 2 in the tools), like a corrupt state.json: the registry's files are input.
+  EXPECT_EQ(r.error().kind(), ErrorKind::BadInput);
   EXPECT_NE(r.error().message().find("unreadable journal"), std::string::npos) << r.error().message();
 }
 
