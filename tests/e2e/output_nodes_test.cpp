@@ -52,6 +52,14 @@ class OutputNodes : public ::testing::Test {
       fs::create_symlink(t_.file("images.idx"), t_.file("train/" + std::string(split) + "-images-idx3-ubyte"));
       fs::create_symlink(t_.file("labels.idx"), t_.file("train/" + std::string(split) + "-labels-idx1-ubyte"));
     }
+    // model-registry's two writers: a manifest from a transform, and an archive with it embedded.
+    { std::ofstream(t_.file("labels.txt")) << "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n"; }
+    ASSERT_EQ(tool("model-registry", manifestArgs() + " --out " + t_.file("m.json")).code, 0);
+  }
+
+  std::string manifestArgs() const {
+    return "manifest --name nodes --input 1x28x28 --labels " + t_.file("labels.txt") +
+           " --transform \"Resize((28, 28)), ToTensor(), Normalize(mean=[0.5], std=[0.25])\"";
   }
 
   cvgate::testing::ToolRun tool(const std::string& name, const std::string& args) {
@@ -75,6 +83,8 @@ class OutputNodes : public ::testing::Test {
         {"decide", "--dry-run", "--html"},
         {"decide", "--dry-run", "--prom"},
         {"decide", "--dry-run", "--verdict-md"},
+        {"model-registry", manifestArgs(), "--out"},
+        {"model-registry", "embed " + t_.file("v1.pt") + " " + t_.file("m.json"), "--out"},
         {"train-model", "--arch mlp --name nodes --epochs 1 --hidden 8 --data-dir " + t_.file("train"), "--out"},
     };
   }
