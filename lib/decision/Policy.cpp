@@ -133,10 +133,13 @@ void screenReports(PolicyInput& in, std::chrono::system_clock::time_point now) {
       refuse("finished_at " + r.finishedAt + " is in the future (clock skew > 300 s)");
       continue;
     }
-    // A report that judges a model must say which bytes it judged.
+    // A report that judges a model must say which bytes it judged. Only a
+    // pass or a fail is a judgement: an inconclusive check about a model the
+    // cycle does not have (no candidate staged) names no bytes, rightly.
     bool refused = false;
     for (const auto& c : r.checks) {
       if (c.subject != "current" && c.subject != "candidate") continue;
+      if (c.status != Outcome::Pass && c.status != Outcome::Fail) continue;
       auto it = r.subjects.find(c.subject);
       if (it == r.subjects.end() || it->second.sha256.empty()) {
         refuse("its check " + c.id + " judges the " + c.subject + " model, but the report names no sha256 for it");

@@ -320,9 +320,17 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
     }
     // Nothing met the objectives down to the minimum: go on halving below
     // it, so the report can say what rate the subject does sustain (the
-    // check still fails; see throughputCheck).
-    if (lo == 0 && !t.steps.empty() && t.steps.back().outcome == Outcome::Fail) {
-      for (int k = 0; k < s.doublingSteps + 2 && r > 0.5; ++k) {
+    // check still fails; see throughputCheck). Only while the misses are
+    // saturation (the subject could not keep up): a miss at a rate it kept
+    // up with is its service time, which no lower rate cures, and each
+    // halving doubles the run's length. At most kBelowMinimumHalvings.
+    constexpr int kBelowMinimumHalvings = 4;
+    auto lastSaturated = [&] {
+      const json& run = t.steps.back().run;
+      return run.contains("saturated") && run["saturated"].is_boolean() && run["saturated"].get<bool>();
+    };
+    if (lo == 0 && !t.steps.empty() && t.steps.back().outcome == Outcome::Fail && lastSaturated()) {
+      for (int k = 0; k < kBelowMinimumHalvings && r > 0.5 && lastSaturated(); ++k) {
         r /= 2;
         Outcome oc = measure(r, nullptr);
         if (oc == Outcome::Error) return t;

@@ -223,6 +223,19 @@ TEST(Policy, AReportNamingNoHashForASubjectItJudgesIsRefused) {
   EXPECT_NE(all(d.reasons).find("names no sha256"), std::string::npos) << all(d.reasons);
 }
 
+TEST(Policy, AnInconclusiveCheckAboutAnAbsentCandidateIsNotRefused) {
+  // Defect: with no candidate staged, the tools' inconclusive "no candidate"
+  // checks made decide refuse whole reports, production's figures with them.
+  auto reports = cycleReports(kCycle, kModels);
+  reports[2].subjects.erase("candidate");
+  for (auto& c : reports[2].checks)
+    if (c.subject == "candidate") c.status = Outcome::Inconclusive;
+  auto d = decide(inputFrom(reports, healthyRegistry(kModels, kKnownGood), kCycle));
+  EXPECT_EQ(all(d.reasons).find("names no sha256"), std::string::npos) << all(d.reasons);
+  EXPECT_EQ(gate(d, "compliance.regression", "current")->status, Outcome::Pass) << all(d.reasons);
+  EXPECT_EQ(d.verdict, Verdict::Pause);
+}
+
 TEST(Policy, NoRequestCountsMeanAnInconclusiveBudget) {
   // Defect: the error budget passed when no request counts existed.
   auto in = inputFrom(cycleReports(kCycle, kModels), healthyRegistry(kModels, kKnownGood), kCycle);

@@ -126,6 +126,7 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
     ++calls;
     auto r = runWith(std::vector<double>(600, rate < 1000 ? 5.0 : 900.0));
     r.settings.offeredRps = rate;
+    r.saturated = rate >= 1000;  // it misses because it cannot keep up
     return r;
   };
   Objectives o;
@@ -166,6 +167,30 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   EXPECT_LE(c2.detail["capacity_bracket_rps"][1].get<double>(), 1000.0 * 1.0001 * 1.1);
   EXPECT_GE(c2.detail["capacity_bracket_rps"][1].get<double>(), 1000.0);
   EXPECT_TRUE(c2.detail["best_run_p95"].contains("ci_ms"));
+}
+
+TEST(Checks, ASubjectSlowAtAnyRateIsNotSearchedBelowTheMinimum) {
+  // Defect: a subject whose service time alone misses the P95 objective was
+  // searched by halving far below the minimum rate, each run twice as long
+  // as the last, until the heartbeat's step timeout killed profile-latency.
+  int calls = 0;
+  double lowest = 1e9;
+  auto slow = [&](double rate, std::size_t) -> Expected<RunResult> {
+    ++calls;
+    lowest = std::min(lowest, rate);
+    auto r = runWith(std::vector<double>(600, 900.0));  // keeps up, but every answer takes 900 ms
+    r.settings.offeredRps = rate;
+    r.saturated = false;
+    return r;
+  };
+  Objectives o;
+  o.minThroughputRps = 100;
+  SearchSettings s;
+  s.doublingSteps = 10;
+  auto t = searchThroughput(slow, 200, o.minThroughputRps, o, s, nullptr, 0.95);
+  EXPECT_EQ(throughputCheck(t, o, "current").status, Outcome::Fail);
+  EXPECT_DOUBLE_EQ(lowest, 100.0) << "searched below the minimum although no lower rate can help";
+  EXPECT_LE(calls, 2);
 }
 
 TEST(Checks, SearchRepeatsARunTheGeneratorSpoiltButNeverAFailure) {
