@@ -50,7 +50,7 @@ std::vector<std::string> splitOn(const std::string& s, const std::string& sep) {
   }
 }
 
-/// \n \t \\ \xHH in a case's text.
+/// \n \r \t \\ \xHH in a case's text.
 std::string unescape(const std::string& s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -60,6 +60,7 @@ std::string unescape(const std::string& s) {
     }
     const char c = s[++i];
     if (c == 'n') out += '\n';
+    else if (c == 'r') out += '\r';
     else if (c == 't') out += '\t';
     else if (c == '\\') out += '\\';
     else if (c == 'x' && i + 2 < s.size() + 0) {
