@@ -307,16 +307,20 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
   } else {
     hi = startRps;
     double r = startRps;
+    // One step down: a pass is the highest passing rate, anything else the
+    // lowest non-passing one so far.
+    auto stepDown = [&](double rate) {
+      const Outcome oc = measure(rate, nullptr);
+      if (oc == Outcome::Pass) lo = rate;
+      else if (oc != Outcome::Error) hi = rate;
+      return oc;
+    };
     for (int k = 0; k < s.doublingSteps && r > minRps * 1.0001; ++k) {
       // The last step lands on the minimum, so the check can be settled.
       r = k == s.doublingSteps - 1 ? minRps : std::max(r / 2, minRps);
-      Outcome oc = measure(r, nullptr);
+      const Outcome oc = stepDown(r);
       if (oc == Outcome::Error) return t;
-      if (oc == Outcome::Pass) {
-        lo = r;
-        break;
-      }
-      hi = r;
+      if (oc == Outcome::Pass) break;
     }
     // Nothing met the objectives down to the minimum: go on halving below
     // it, so the report can say what rate the subject does sustain (the
@@ -332,13 +336,9 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
     if (lo == 0 && !t.steps.empty() && t.steps.back().outcome == Outcome::Fail && lastSaturated()) {
       for (int k = 0; k < kBelowMinimumHalvings && r > 0.5 && lastSaturated(); ++k) {
         r /= 2;
-        Outcome oc = measure(r, nullptr);
+        const Outcome oc = stepDown(r);
         if (oc == Outcome::Error) return t;
-        if (oc == Outcome::Pass) {
-          lo = r;
-          break;
-        }
-        hi = r;
+        if (oc == Outcome::Pass) break;
       }
     }
   }
