@@ -73,17 +73,12 @@ int main(int argc, char** argv) {
   }
   Settings cs = s;
   CandidateTruth good;
-  const char* names[] = {"P95 at the objective", "error rate at the objective", "uplift at the objective"};
-  for (int which = 0; which < 3; ++which) {
-    CandidateTruth c = good;
-    if (which == 0) c.p95Ms = s.objectives.p95LatencyMs;
-    if (which == 1) c.errorRate = s.objectives.maxErrorRate;
-    if (which == 2) c.uplift = s.objectives.minComplianceUplift;
+  for (const CandidateTruth& c : candidatesAtObjectives(good, s)) {
     int go = 0;
     for (int i = 0; i < trials; ++i) go += candidateGoes(c, cs, rng) ? 1 : 0;
     const auto k = ci(go, trials);
     std::printf("monte carlo: candidate with %s: GO in %d of %d (%.1f %%, 95 %% CI %.1f-%.1f %%; alpha %.0f %%)\n",
-                names[which], go, trials, 100.0 * go / trials, 100 * k.lo, 100 * k.hi,
+                c.name.c_str(), go, trials, 100.0 * go / trials, 100 * k.lo, 100 * k.hi,
                 100 * (1 - s.objectives.confidence));
   }
   return 0;

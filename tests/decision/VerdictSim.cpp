@@ -268,4 +268,15 @@ double breachProbability(std::size_t n, double rate, double bound, double confid
   return bm::cdf(bm::complement(b, static_cast<double>(c - 1)));
 }
 
+std::vector<CandidateTruth> candidatesAtObjectives(const CandidateTruth& good, const Settings& s) {
+  std::vector<CandidateTruth> out(3, good);
+  out[0].p95Ms = s.objectives.p95LatencyMs;
+  out[0].name = "P95 at the objective";
+  out[1].errorRate = s.objectives.maxErrorRate;
+  out[1].name = "error rate at the objective";
+  out[2].uplift = s.objectives.minComplianceUplift;
+  out[2].name = "uplift at the objective";
+  return out;
+}
+
 }  // namespace cvgate::verdictsim

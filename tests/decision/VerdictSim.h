@@ -63,6 +63,10 @@ int cyclesToRollback(const ProductionTruth& t, const Settings& s, std::mt19937_6
 /// One cycle with a candidate: is it GO? Production healthy.
 bool candidateGoes(const CandidateTruth& c, const Settings& s, std::mt19937_64& rng);
 
+/// `good` with one of its figures moved exactly onto its objective: P95,
+/// error rate, compliance uplift, in that order (names say which).
+std::vector<CandidateTruth> candidatesAtObjectives(const CandidateTruth& good, const Settings& s);
+
 /// Exact probability that an event of per-cycle probability p (independent
 /// cycles) happens in k cycles in a row at least once within m cycles.
 double probRunWithin(double p, int k, int m);
