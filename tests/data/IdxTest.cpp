@@ -22,10 +22,6 @@ const std::vector<std::uint8_t> kLabels = {3, 0, 1};
 std::string images() { return idxImages(3, 2, 3, kPixels); }
 std::string labels() { return idxLabels(kLabels); }
 
-std::string errorOf(const Expected<std::unique_ptr<Dataset>>& r) {
-  return r.ok() ? std::string("<no error>") : r.error().message();
-}
-
 }  // namespace
 
 TEST(Idx, PlainFilesLoadWithIdsClassesAndPixels) {

@@ -15,16 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string png(const Image& img) {
-  auto bytes = encodePng(img);
-  EXPECT_TRUE(bytes.ok()) << bytes.error().message();
-  return bytes.ok() ? *bytes : std::string();
-}
-
-std::string errorOf(const Expected<std::unique_ptr<Dataset>>& r) {
-  return r.ok() ? std::string("<no error>") : r.error().message();
-}
-
 /// root/
 ///   a/grey.JPG a/img.jpeg            (JPEG, grey and colour)
 ///   b/z.png b/a.PNG b/sub/deep.png   (PNG; a nested directory is walked)

@@ -15,16 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string png(const Image& img) {
-  auto bytes = encodePng(img);
-  EXPECT_TRUE(bytes.ok()) << bytes.error().message();
-  return bytes.ok() ? *bytes : std::string();
-}
-
-std::string errorOf(const Expected<std::unique_ptr<Dataset>>& r) {
-  return r.ok() ? std::string("<no error>") : r.error().message();
-}
-
 /// dir/img/{0,1,2}.png and dir/other/x y.png.
 void makeImages(const TempDir& dir) {
   writeFile(dir / "img/0.png", png(pattern(4, 3, 1, 1)));

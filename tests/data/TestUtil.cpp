@@ -138,4 +138,14 @@ std::string encodeJpeg(const Image& img, int quality) {
   return out;
 }
 
+std::string png(const Image& img) {
+  auto bytes = encodePng(img);
+  EXPECT_TRUE(bytes.ok()) << bytes.error().message();
+  return bytes.ok() ? *bytes : std::string();
+}
+
+std::string errorOf(const Expected<std::unique_ptr<Dataset>>& r) {
+  return r.ok() ? std::string("<no error>") : r.error().message();
+}
+
 }  // namespace cvgate::testutil

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ void writeGz(const std::string& path, const std::string& bytes);
 std::string gzBytes(const std::string& bytes);
 /// Read a whole file.
 std::string readAll(const std::string& path);
+/// `img` encoded as PNG bytes; fails the test on error.
+std::string png(const Image& img);
+/// The error message of a failed open, or "<no error>".
+std::string errorOf(const Expected<std::unique_ptr<Dataset>>& r);
 
 /// A width x height image, every pixel the given value(s).
 Image solid(int width, int height, std::vector<std::uint8_t> value);
