@@ -9,6 +9,7 @@
 #include "common/ExitCodes.h"
 #include "common/Install.h"
 #include "common/Log.h"
+#include "common/Strings.h"
 #include "common/Version.h"
 
 namespace cvgate {
@@ -64,7 +65,7 @@ std::string exitStatusHelp(bool verdicts) {
 }
 
 int reportError(const std::string& tool, const Error& e) {
-  std::cerr << tool << ": error: " << e.message() << "\n";
+  std::cerr << tool << ": error: " << oneLine(e.message()) << "\n";
   return e.kind() == ErrorKind::BadInput ? exitcode::kUsage : exitcode::kInternal;
 }
 

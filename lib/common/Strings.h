@@ -23,6 +23,11 @@ std::string fmtNum(double v, int decimals = 3);
 /// Text for HTML element content or a double-quoted attribute: & < > " escaped.
 std::string htmlEscape(const std::string& s);
 
+/// Text on one line: control characters (a newline a parser quoted from its
+/// input, say) written as C escapes (\n, \t, \xNN), so that an error message
+/// stays one line however hostile the input it quotes.
+std::string oneLine(const std::string& s);
+
 /// Text for one Markdown table cell: '|' escaped, newlines as spaces.
 std::string markdownCell(const std::string& s);
 

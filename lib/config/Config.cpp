@@ -143,7 +143,7 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
     root = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     return badInput("'" + path + "' line " + std::to_string(e.source().begin.line) + ": " +
-                    std::string(e.description()));
+                    oneLine(std::string(e.description())));
   }
   Config c;
   c.path = path;

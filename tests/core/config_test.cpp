@@ -51,6 +51,16 @@ TEST(Config, UnknownKeyNamesFileLineKeyAndSuggests) {
   EXPECT_EQ(c.error().kind(), ErrorKind::BadInput);
 }
 
+// toml++ quotes the character it stopped at, a newline included: the error
+// must stay one line (found by the config fuzzer).
+TEST(Config, ASyntaxErrorQuotingANewlineIsOneLine) {
+  auto c = parseConfig("[limits]\nmax_json_mb = t\nx = 1\n", "c.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message().find('\n'), std::string::npos) << c.error().message();
+  EXPECT_NE(c.error().message().find("'c.toml' line 2: "), std::string::npos) << c.error().message();
+  EXPECT_NE(c.error().message().find("\\n"), std::string::npos) << c.error().message();
+}
+
 TEST(Config, UnknownSectionSuggests) {
   auto c = parseConfig("[objectivs]\n", "c.toml");
   ASSERT_FALSE(c.ok());
