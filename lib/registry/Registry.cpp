@@ -592,7 +592,7 @@ Status ingestBytes(const std::string& dir, const ModelBytes& m) {
 }
 
 Entry makeEntry(const std::string& sha, const std::string& name, const std::string& version) {
-  return Entry{sha, name, version, nowIsoUtc(), "objects/" + sha + ".pt"};
+  return Entry{sha, name, version, nowIsoUtc(), "objects/" + sha + ".pt", nullptr};
 }
 
 void eraseSha(std::vector<Entry>& v, const std::string& sha) {
