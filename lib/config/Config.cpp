@@ -249,7 +249,8 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
      .get("inputs", l.inputs).require("inputs", l.inputs >= 1, "at least 1")
      .get("min_variant_agreement", l.minVariantAgreement).require("min_variant_agreement", l.minVariantAgreement >= 0 && l.minVariantAgreement <= 1, "a fraction in [0, 1]")
      .get("top_operators", l.topOperators).require("top_operators", l.topOperators >= 1, "at least 1")
-     .get("profile_iterations", l.profileIterations).require("profile_iterations", l.profileIterations >= 1, "at least 1");
+     .get("profile_iterations", l.profileIterations).require("profile_iterations", l.profileIterations >= 1, "at least 1")
+     .get("time_budget_s", l.timeBudgetS).require("time_budget_s", l.timeBudgetS >= 0, "seconds >= 0 (0: 80 % of [heartbeat] profile_latency_timeout_s)");
     s.finish();
   }
   {
@@ -295,6 +296,7 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
     Section s(tbl("rollback"), path, "rollback", base, &err);
     s.get("keep_known_good", r.keepKnownGood).require("keep_known_good", r.keepKnownGood >= 1, "at least 1")
      .get("drill_repeats", r.drillRepeats).require("drill_repeats", r.drillRepeats >= 1, "at least 1")
+     .get("time_budget_s", r.timeBudgetS).require("time_budget_s", r.timeBudgetS >= 0, "seconds >= 0 (0: 80 % of [heartbeat] simulate_rollback_timeout_s)")
      .get("rto_objective_ms", r.rtoObjectiveMs).require("rto_objective_ms", r.rtoObjectiveMs > 0, "a positive number of ms")
      .get("inject_fault", r.injectFault)
      .require("inject_fault", r.injectFault.empty() || r.injectFault == "none" || r.injectFault == "corrupt-target" ||

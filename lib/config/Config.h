@@ -83,6 +83,7 @@ struct LatencyConfig {
   double minVariantAgreement = 0.99; ///< sweep: a variant must agree on top-1 this often on the golden set
   int topOperators = 10;           ///< operator profile: how many operators to list
   int profileIterations = 20;      ///< operator profile: forward passes profiled
+  double timeBudgetS = 0;          ///< the whole tool's time, s (0: 80 % of [heartbeat] profile_latency_timeout_s)
 };
 
 struct ComplianceConfig {
@@ -125,6 +126,7 @@ struct RollbackConfig {
   int warmupRuns = 3;              ///< drill: forward passes of one batch before the first answer
   std::string sandboxDir;          ///< drill: where sandboxes are made; empty: the system temp dir
   std::int64_t lockTimeoutMs = 0;  ///< wait this long for another process's registry lock (0: busy at once)
+  double timeBudgetS = 0;          ///< drills stop when the next would not fit (0: 80 % of [heartbeat] simulate_rollback_timeout_s)
 };
 
 struct DecisionConfig {

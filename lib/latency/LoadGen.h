@@ -34,7 +34,8 @@ struct TestSettings {
   int workers = 2;                 ///< server/offline: worker threads
   int maxBatch = 8;                ///< server/offline: largest batch
   double batchWindowMs = 2.0;      ///< server: how long a worker waits to fill a batch
-  double deadlineMs = 1000.0;      ///< a request slower than this is an error
+  double deadlineMs = 1000.0;      ///< a request slower than this is an error; server: one still
+                                   ///< queued at its deadline is shed (an error, never run)
   double maxIssueDelayMs = 10.0;   ///< server: issue-delay p99 above this makes the run invalid
   std::uint64_t seed = 1;          ///< arrival process seed
 };
@@ -48,6 +49,7 @@ struct RequestRecord {
   double preprocessMs = 0, forwardMs = 0, postprocessMs = 0;
   int batch = 0;                   ///< size of the batch it ran in
   bool ok = false;
+  bool shed = false;               ///< server: dropped unrun, its deadline passed while queued
   std::string errorKind;           ///< "", "exception", "non-finite", "wrong-shape", "deadline", "other"
   double latencyMs() const { return endMs - scheduledMs; }
 };
@@ -58,8 +60,9 @@ struct RunResult {
   std::vector<RequestRecord> requests;
   double elapsedS = 0;             ///< first scheduled arrival to last completion
   double arrivalRps = 0;           ///< realised arrival rate of the schedule (server)
-  double achievedRps = 0;          ///< completed requests / elapsedS
+  double achievedRps = 0;          ///< requests run to completion (not shed) / elapsedS
   std::size_t errors = 0;
+  std::size_t shed = 0;            ///< server: requests dropped at their deadline, unrun (in errors)
   std::map<std::string, std::size_t> errorKinds;
   double meanBatch = 0;
   double issueDelayP99Ms = 0;      ///< generator lateness (server)

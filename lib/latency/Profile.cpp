@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cmath>
@@ -63,6 +64,25 @@ struct Measured {
   ThroughputResult tput;
   bool searched = false;
 };
+
+using SteadyClock = std::chrono::steady_clock;
+
+double secondsSince(SteadyClock::time_point t0) {
+  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
+}
+
+/// The search settings with a deadline: a run fits when its requests at its
+/// rate, plus one request deadline (a saturated run sheds the rest, so it
+/// ends about then), plus a second, end before `deadline`.
+SearchSettings withDeadline(SearchSettings s, const LatencyConfig& cfg, SteadyClock::time_point deadline) {
+  s.fits = [cfg, deadline](double rate, std::size_t samples) {
+    const double n = std::max({static_cast<double>(cfg.searchMinSamples), static_cast<double>(samples),
+                               std::ceil(rate * cfg.searchDurationS)});
+    const double need = n / rate + cfg.deadlineMs / 1000.0 + 1.0;
+    return std::chrono::duration<double>(deadline - SteadyClock::now()).count() >= need;
+  };
+  return s;
+}
 
 /// A "search" that judges one rate only (with its repeats).
 SearchSettings oneRate(SearchSettings s) {
@@ -352,6 +372,13 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   if (p.threads.intraOp < 1) return badInput("intra-op threads '" + std::to_string(p.threads.intraOp) + "': expected at least 1");
   if (p.threads.interOp < 1) return badInput("inter-op threads '" + std::to_string(p.threads.interOp) + "': expected at least 1");
   CVGATE_TRY(applyThreadSettings(p.threads));
+  // The whole run's time: the gate runs always run (a saturated one sheds
+  // and ends about a request deadline after its schedule); the throughput
+  // searches and the sweep stop at the budget, which is shared out between
+  // the subjects, and say where they stopped.
+  const auto tStart = SteadyClock::now();
+  const double budgetS =
+      p.cfg.timeBudgetS > 0 ? p.cfg.timeBudgetS : 0.8 * ctx.config.heartbeat.profileLatencyTimeoutS;
 
   Report rep = startReport(ctx, "cvgate.latency");
   json& res = rep.results;
@@ -427,11 +454,18 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   json subjectsJson = json::object();
   json traceEvents = json::array();
   std::map<std::string, Measured> measured;
-  for (auto& [role, model] : subjects) {
+  json searchesStopped = json::array();
+  for (std::size_t k = 0; k < subjects.size(); ++k) {
+    auto& [role, model] = subjects[k];
     RssSampler rss(50.0);
     ModelSut sut(model, &sutInputs, role + ":" + model->manifest().name);
+    // This subject's share of what is left: the ones after it get theirs.
+    const double leftS = std::max(0.0, budgetS - secondsSince(tStart));
+    const auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                                   std::chrono::duration<double>(leftS / static_cast<double>(subjects.size() - k)));
     CVGATE_TRY_ASSIGN(m, measure(sut, p, p.cfg.workers, p.cfg.maxBatch, p.cfg.warmupMaxS, true,
-                                 p.cfg.offeredRps, p.search));
+                                 p.cfg.offeredRps, withDeadline(p.search, p.cfg, deadline)));
+    if (m.tput.stoppedByTime) searchesStopped.push_back(role);
     json sj;
     sj["model"] = model->manifest().name;
     sj["sha256"] = model->sha256();
@@ -491,6 +525,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   }
   res["subjects"] = subjectsJson;
   res["machine"]["loadavg_at_end"] = loadAverage();
+  const double gateS = secondsSince(tStart);
   // One Chrome trace, one process per subject, written where it was asked
   // for (through a device, FIFO or symlink, as every output).
   if (!p.cfg.chromeTrace.empty() && !traceEvents.empty())
@@ -506,6 +541,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                          {"note", "both measured in this run, on this machine, with the same settings"}};
   }
 
+  bool sweepStopped = false;
+  const auto budgetEnd = tStart + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(budgetS));
   if (p.cfg.sweep) {
     CVGATE_TRY_ASSIGN(golden, goldenSamples(*ds, ctx.config.golden));
     json sweepJson = json::object();
@@ -537,7 +574,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         ModelSut vs(mdl ? mdl : model, &sutInputs, role + ":" + v.name());
         const double start = std::max(p.cfg.offeredRps, std::max(best.score, base.score) / 2);
         CVGATE_TRY_ASSIGN(vm, measure(vs, p, v.workers, v.maxBatch, std::min(1.0, p.cfg.warmupMaxS), false, start,
-                                      p.search));
+                                      withDeadline(p.search, p.cfg, budgetEnd)));
+        if (vm.tput.stoppedByTime) sweepStopped = true;
         // A variant's evidence is its search: the best rate is one whose run met
         // the P95, error and validity objectives; report that run's figures.
         sp.score = vm.tput.bestRps;
@@ -820,8 +858,30 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       subjSweep[role] = sj;
     }
     sweepJson["subjects"] = subjSweep;
+    sweepJson["stopped_by"] = sweepStopped ? json("time") : json(nullptr);
     res["sweep"] = sweepJson;
   }
+  const double usedS = secondsSince(tStart);
+  res["time_budget"] = {
+      {"budget_s", budgetS},
+      {"from", p.cfg.timeBudgetS > 0 ? "[latency] time_budget_s"
+                                     : "80 % of [heartbeat] profile_latency_timeout_s (" +
+                                           fmtNum(ctx.config.heartbeat.profileLatencyTimeoutS, 0) + " s)"},
+      {"used_s", usedS},
+      {"gate_and_search_s", gateS},
+      {"searches_stopped", searchesStopped},
+      {"sweep_stopped", p.cfg.sweep ? json(sweepStopped) : json(nullptr)},
+      {"message", searchesStopped.empty() && !sweepStopped
+                      ? "finished within the time budget of " + fmtNum(budgetS, 0) + " s (used " + fmtNum(usedS, 0) + " s)"
+                      : "the time budget of " + fmtNum(budgetS, 0) + " s stopped " +
+                            (searchesStopped.empty() ? std::string("the sweep")
+                                                     : "the throughput search of " + join([&] {
+                                                         std::vector<std::string> v;
+                                                         for (const auto& r : searchesStopped) v.push_back(r.get<std::string>());
+                                                         return v;
+                                                       }(), " and ") + (sweepStopped ? " and the sweep" : "")) +
+                            " (used " + fmtNum(usedS, 0) + " s); raise [latency] time_budget_s or the step's timeout"}};
+  if (!searchesStopped.empty() || sweepStopped) spdlog::warn("{}", res["time_budget"]["message"].get<std::string>());
   return rep;
 }
 

@@ -40,6 +40,7 @@ json runToJson(const RunResult& r, double confidence) {
   j["samples"] = r.requests.size();
   j["errors"] = r.errors;
   j["error_kinds"] = r.errorKinds;
+  j["shed"] = r.shed;
   j["workers"] = r.settings.workers;
   j["max_batch"] = r.settings.maxBatch;
   j["batch_window_ms"] = r.settings.batchWindowMs;
@@ -238,6 +239,12 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
     SearchStep st;
     st.offeredRps = rate;
     st.attempt = attempt;
+    if (!given && s.fits && !s.fits(rate, samples)) {
+      spdlog::warn("  {:.1f}/s offered: not run, the time budget is spent; the search stops here", rate);
+      t.stoppedByTime = true;
+      t.stoppedAtRps = rate;
+      return Outcome::Error;  // ends the search like a failed run, with no step
+    }
     Expected<RunResult> r = given ? Expected<RunResult>(*given) : run(rate, samples);
     if (!r.ok()) {
       st.outcome = Outcome::Error;
@@ -330,8 +337,8 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
     // halving doubles the run's length. At most kBelowMinimumHalvings.
     constexpr int kBelowMinimumHalvings = 4;
     auto lastSaturated = [&] {
-      const json& run = t.steps.back().run;
-      return run.contains("saturated") && run["saturated"].is_boolean() && run["saturated"].get<bool>();
+      const json& last = t.steps.back().run;
+      return last.contains("saturated") && last["saturated"].is_boolean() && last["saturated"].get<bool>();
     };
     if (lo == 0 && !t.steps.empty() && t.steps.back().outcome == Outcome::Fail && lastSaturated()) {
       for (int k = 0; k < kBelowMinimumHalvings && r > 0.5 && lastSaturated(); ++k) {
@@ -394,12 +401,14 @@ Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std:
   c.threshold = o.minThroughputRps;
   c.value = t.bestRps;
   const std::string minS = fmtNum(o.minThroughputRps, 1) + "/s";
+  const std::string stopped =
+      t.stoppedByTime ? "; the search stopped at the time budget before " + fmtNum(t.stoppedAtRps, 1) + "/s" : "";
   if (t.bestRps >= o.minThroughputRps) {
     c.status = Outcome::Pass;
     const bool capped = searchCapped(t);
     c.message = "objectives met at up to " + fmtNum(t.bestRps, 1) + "/s offered (" +
                 std::to_string(t.steps.size()) + " runs searched" +
-                (capped ? "; no run above it failed, so the capacity may be higher" : "") + ") >= " + minS;
+                (capped ? "; no run above it failed, so the capacity may be higher" : "") + ") >= " + minS + stopped;
     c.detail = capacityDetail(t, o);
     return c;
   }
@@ -418,7 +427,7 @@ Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std:
       c.status = Outcome::Fail;
       c.message = "at " + fmtNum(st.offeredRps, 1) + "/s offered (<= " + minS + ") the objectives are missed: " + st.why +
                   (t.bestRps > 0 ? "; they are met at up to " + fmtNum(t.bestRps, 1) + "/s offered"
-                                 : std::string("; no rate searched met them"));
+                                 : std::string("; no rate searched met them")) + stopped;
       c.detail = capacityDetail(t, o);
       return c;
     }
@@ -429,9 +438,10 @@ Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std:
     if (st.offeredRps <= o.minThroughputRps * 1.0001 || st.offeredRps >= o.minThroughputRps)
       need = std::max(need, st.needSamples);
   if (need > 0) c.need = {{"samples", need}};
+  else if (t.stoppedByTime) c.need = {{"time_budget", true}};
   else c.need = {{"valid_run", true}};
   c.message = "no run settled whether " + minS + " meets the objectives" +
-              (t.steps.empty() ? std::string() : ": " + t.steps.back().why);
+              (t.steps.empty() ? std::string() : ": " + t.steps.back().why) + stopped;
   return c;
 }
 
@@ -440,7 +450,9 @@ json toJson(const ThroughputResult& t) {
   for (const auto& s : t.steps)
     steps.push_back({{"offered_rps", s.offeredRps}, {"attempt", s.attempt}, {"outcome", toString(s.outcome)},
                      {"why", s.why}, {"need_samples", s.needSamples}, {"run", s.run}});
-  return {{"best_rps", t.bestRps}, {"best_achieved_rps", t.bestAchievedRps}, {"steps", steps}};
+  return {{"best_rps", t.bestRps}, {"best_achieved_rps", t.bestAchievedRps}, {"steps", steps},
+          {"stopped_by", t.stoppedByTime ? json("time") : json(nullptr)},
+          {"stopped_at_rps", t.stoppedByTime ? json(t.stoppedAtRps) : json(nullptr)}};
 }
 
 }  // namespace cvgate::latency

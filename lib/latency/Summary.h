@@ -50,6 +50,10 @@ struct SearchSettings {
   double durationS = 1.0;          ///< each search run: max(minSamples, rate * durationS) requests
   int repeats = 2;                 ///< an invalid or inconclusive run is repeated at most this often
   std::size_t maxSampleGrowth = 8; ///< a repeat asks for at most this many times the samples
+  /// Whether a run at this rate with at least this many requests (0: the
+  /// usual number) still fits the time left; null: always. A run that does
+  /// not fit ends the search (ThroughputResult::stoppedByTime).
+  std::function<bool(double rate, std::size_t samples)> fits;
 };
 struct SearchStep {
   double offeredRps = 0;
@@ -65,6 +69,8 @@ struct ThroughputResult {
   double bestRps = 0;              ///< highest offered rate that met the objectives (0: none)
   double bestAchievedRps = 0;      ///< completed rate of that run
   std::vector<SearchStep> steps;
+  bool stoppedByTime = false;      ///< the next run did not fit the time budget
+  double stoppedAtRps = 0;         ///< the rate it would have run at
 };
 /// Runs the server scenario at `rate` (settings otherwise fixed) with at
 /// least `samples` requests (0: the usual number).

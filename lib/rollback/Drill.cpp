@@ -565,8 +565,27 @@ Expected<Report> runDrill(const ToolContext& ctx, const DrillOptions& opts) {
   in.tolerance = cfg.golden.tolerance;
   in.cycleId = ctx.cycleId;
 
+  // The drills stop when the next one (at the slowest pace seen) would not
+  // fit the time budget; at least one always runs. Fewer drills give a wider
+  // bound on the RTO p95, which the check says (inconclusive, with how many
+  // more would settle it), never a guess.
+  const double budgetS = cfg.rollback.timeBudgetS > 0 ? cfg.rollback.timeBudgetS
+                                                      : 0.8 * cfg.heartbeat.simulateRollbackTimeoutS;
+  const auto tDrills = std::chrono::steady_clock::now();
+  auto secondsSinceDrills = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - tDrills).count();
+  };
+  double slowestDrillS = 0;
+  bool stoppedByTime = false;
   std::vector<RunResult> runs;
   for (int i = 0; i < repeats; ++i) {
+    if (i > 0 && secondsSinceDrills() + slowestDrillS > budgetS) {
+      stoppedByTime = true;
+      spdlog::warn("drills stop after {} of {}: the next would not fit the time budget of {} s "
+                   "([rollback] time_budget_s)", i, repeats, fmtNum(budgetS, 0));
+      break;
+    }
+    const double before = secondsSinceDrills();
     CVGATE_TRY_ASSIGN(dir, cloneSandbox(snap, "run-" + std::to_string(i), false));
     runs.push_back(runOnce(dir, in));
     std::error_code ec;
@@ -576,7 +595,11 @@ Expected<Report> runDrill(const ToolContext& ctx, const DrillOptions& opts) {
       spdlog::info("drill {}/{}: rolled back to {} in {} ms", i + 1, repeats, describe(*rr.target), fmtNum(rr.rtoMs, 1));
     else
       spdlog::warn("drill {}/{}: failed at {}: {}", i + 1, repeats, rr.failedStep, rr.message);
+    slowestDrillS = std::max(slowestDrillS, secondsSinceDrills() - before);
   }
+  const int drillsRun = static_cast<int>(runs.size());
+  res["drills"] = {{"planned", repeats}, {"run", drillsRun}, {"time_budget_s", budgetS},
+                   {"seconds", secondsSinceDrills()}, {"stopped_by", stoppedByTime ? nlohmann::json("time") : nlohmann::json(nullptr)}};
   nlohmann::json runsJson = nlohmann::json::array();
   for (const auto& rr : runs) runsJson.push_back(runJson(rr));
   res["runs"] = runsJson;
@@ -682,7 +705,7 @@ Expected<Report> runDrill(const ToolContext& ctx, const DrillOptions& opts) {
     } else if (rto.empty()) {
       c.status = Outcome::Inconclusive;
       c.message = "not measured: no rollback target could be restored";
-      c.need = {{"completed_drills", repeats}};
+      c.need = {{"completed_drills", drillsRun}};
     } else {
       // The claim is "RTO p95 < objective": judged on the p95's one-sided
       // upper confidence bound (an order statistic), not on a few drills' max.
@@ -694,12 +717,15 @@ Expected<Report> runDrill(const ToolContext& ctx, const DrillOptions& opts) {
       if (std::isfinite(q.lo) || std::isfinite(q.hi)) c.ci = std::make_pair(q.lo, q.hi);
       const std::string bound = std::isfinite(q.hi) ? fmtNum(q.hi, 1) + " ms" : std::string("none yet");
       const std::string fig = "RTO p95 " + fmtNum(p95, 1) + " ms (median " + fmtNum(med, 1) + " ms, " +
-                              std::to_string(rto.size()) + " drills; one-sided " + fmtNum(100 * conf, 0) +
-                              " % upper bound " + bound + ")";
-      if (rto.size() < static_cast<std::size_t>(repeats)) {
+                              std::to_string(rto.size()) + " drills" +
+                              (stoppedByTime ? " of " + std::to_string(repeats) + " planned, stopped by the " +
+                                                   fmtNum(budgetS, 0) + " s time budget"
+                                             : std::string()) +
+                              "; one-sided " + fmtNum(100 * conf, 0) + " % upper bound " + bound + ")";
+      if (rto.size() < static_cast<std::size_t>(drillsRun)) {
         c.status = Outcome::Fail;
-        c.message = fig + "; but " + std::to_string(static_cast<std::size_t>(repeats) - rto.size()) + " of " +
-                    std::to_string(repeats) + " drills did not complete";
+        c.message = fig + "; but " + std::to_string(static_cast<std::size_t>(drillsRun) - rto.size()) + " of " +
+                    std::to_string(drillsRun) + " drills did not complete";
       } else if (std::isfinite(q.hi) && q.hi < objective) {
         c.status = Outcome::Pass;
         c.message = fig + " < " + fmtNum(objective, 0) + " ms objective";
@@ -712,7 +738,8 @@ Expected<Report> runDrill(const ToolContext& ctx, const DrillOptions& opts) {
                                                      : stats::samplesForUpperBound(0.95, 2.0 * conf - 1.0);
         c.need = {{"drills", need}};
         c.message = fig + ": not settled against the " + fmtNum(objective, 0) + " ms objective; about " +
-                    std::to_string(need) + " drills would settle it ([rollback] drill_repeats)";
+                    std::to_string(need) + " drills would settle it ([rollback] drill_repeats" +
+                    (stoppedByTime ? ", and a time budget that fits them: [rollback] time_budget_s" : "") + ")";
       }
     }
     setCheck(r, c);

@@ -151,6 +151,45 @@ TEST(ProfileLatencyE2e, PassingRunHasEveryCheckAndValidatesAgainstTheSchema) {
   expectValidReport(t, slurp(t.file("rep.json")));
 }
 
+// The tool keeps to its time budget ([latency] time_budget_s; by default 80 %
+// of the heartbeat's step timeout): the gate runs always run, a search run
+// that would not fit is not started, and the report says where the search
+// stopped instead of the heartbeat's timeout killing the whole report.
+TEST(ProfileLatencyE2e, TheThroughputSearchStopsAtTheTimeBudget) {
+  TempDir t;
+  // A 1 s budget: the gate runs (320 requests at 500/s) use it; the search's
+  // next run (600 requests at 1000/s, plus a deadline) cannot fit.
+  std::string cfg = setup(t, "linear", "linear", "time_budget_s = 1.0\n");
+  ToolRun r = run(t, "--config " + cfg + " --no-profile --out " + t.file("rep.json"));
+  ASSERT_EQ(r.code, 0) << r.err << slurp(t.file("rep.json"));
+  json rep = json::parse(slurp(t.file("rep.json")));
+  const json& tb = rep["results"]["time_budget"];
+  EXPECT_EQ(tb["budget_s"], 1.0);
+  EXPECT_EQ(tb["from"], "[latency] time_budget_s");
+  EXPECT_EQ(tb["searches_stopped"], json::array({"current", "candidate"})) << tb.dump();
+  EXPECT_NE(tb["message"].get<std::string>().find("stopped the throughput search of current and candidate"),
+            std::string::npos) << tb.dump();
+  for (const char* s : {"current", "candidate"}) {
+    const json& tp = rep["results"]["subjects"][s]["throughput"];
+    EXPECT_EQ(tp["stopped_by"], "time") << tp.dump();
+    EXPECT_EQ(tp["stopped_at_rps"], 1000.0) << tp.dump();
+    EXPECT_EQ(tp["steps"].size(), 1u) << "only the gate run, reused: " << tp.dump();
+    const json* c = findCheck(rep, "latency.throughput", s);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ((*c)["status"], "pass") << "500/s met the objectives in the gate run: " << c->dump();
+    EXPECT_NE((*c)["message"].get<std::string>().find("stopped at the time budget before 1000.0/s"), std::string::npos)
+        << c->dump();
+  }
+  // Without a budget of its own the default (80 % of 300 s) leaves this search alone.
+  TempDir u;
+  ToolRun d = run(u, "--config " + setup(u) + " --no-profile --out " + u.file("rep.json"));
+  ASSERT_EQ(d.code, 0) << d.err;
+  json dr = json::parse(slurp(u.file("rep.json")));
+  EXPECT_EQ(dr["results"]["time_budget"]["searches_stopped"], json::array());
+  EXPECT_EQ(dr["results"]["time_budget"]["budget_s"], 240.0);
+  EXPECT_TRUE(dr["results"]["subjects"]["current"]["throughput"]["stopped_by"].is_null());
+}
+
 TEST(ProfileLatencyE2e, UnknownScenarioIsOneLineExitTwo) {
   TempDir t;
   std::string cfg = setup(t);

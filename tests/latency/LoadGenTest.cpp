@@ -117,6 +117,51 @@ TEST(LoadGen, SaturatedSystemIsReportedNotHidden) {
   EXPECT_LT(tp.bestRps, 600.0);
 }
 
+// A server run far above capacity sheds what waited past its deadline: the
+// run ends about a deadline after its last arrival (not after draining the
+// backlog: 3000 requests at 20 ms each would take 60 s), the shed requests
+// are deadline errors that were never run, and the completed rate counts
+// only the requests that ran.
+TEST(LoadGen, ASaturatedServerShedsRequestsPastTheirDeadline) {
+  FakeSut::Spec s;
+  s.dist = FakeSut::Dist::Constant;
+  s.medianMs = 20;  // capacity 50/s with one worker
+  FakeSut f(s);
+  TestSettings t;
+  t.scenario = Scenario::Server;
+  t.offeredRps = 1000;
+  t.durationS = 3.0;
+  t.minSamples = 100;
+  t.workers = 1;
+  t.maxBatch = 1;
+  t.maxIssueDelayMs = 100;
+  t.deadlineMs = 200;
+  auto r = runScenario(f, t);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->requests.size(), 3000u);
+  EXPECT_LT(r->elapsedS, 3.0 + 2.0);  // the schedule's 3 s, a deadline and a margin for a loaded machine
+  std::size_t ran = 0;
+  for (const auto& q : r->requests) {
+    if (q.shed) {
+      EXPECT_FALSE(q.ok);
+      EXPECT_EQ(q.errorKind, "deadline");
+      EXPECT_EQ(q.batch, 0) << "a shed request never ran";
+      EXPECT_GT(q.latencyMs(), t.deadlineMs);
+    } else {
+      ++ran;
+    }
+  }
+  EXPECT_GT(r->shed, 2000u);
+  EXPECT_EQ(r->shed + ran, r->requests.size());
+  EXPECT_EQ(r->errorKinds.at("deadline"), r->errors);
+  EXPECT_LT(r->achievedRps, 100.0) << "completed counts the requests that ran (capacity 50/s)";
+  EXPECT_TRUE(r->saturated) << r->saturationReason;
+  Objectives o;
+  o.p95LatencyMs = 500;
+  EXPECT_EQ(errorRateCheck(*r, o, "candidate").status, Outcome::Fail);
+  EXPECT_EQ(runToJson(*r, 0.95)["shed"], r->shed);
+}
+
 TEST(LoadGen, UnloadedServerMeetsTheObjectives) {
   FakeSut::Spec s;
   s.dist = FakeSut::Dist::Constant;
