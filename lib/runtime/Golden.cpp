@@ -20,7 +20,9 @@ Expected<std::vector<Sample>> goldenSamples(const Dataset& ds, const GoldenConfi
   auto off = static_cast<std::size_t>(cfg.offset), cnt = static_cast<std::size_t>(cfg.count);
   if (off + cnt > ds.size())
     return badInput("golden set [" + std::to_string(off) + ", " + std::to_string(off + cnt) +
-                    "): the data set has only " + std::to_string(ds.size()) + " samples");
+                    ") ([golden] offset + count): dataset '" + ds.describe() + "' has only " +
+                    std::to_string(ds.size()) + " samples: expected offset + count <= " +
+                    std::to_string(ds.size()) + " (set [golden] count in the config)");
   std::vector<Sample> out;
   out.reserve(cnt);
   for (std::size_t i = off; i < off + cnt; ++i) {
