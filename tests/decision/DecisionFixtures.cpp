@@ -179,14 +179,14 @@ decision::PolicyInput inputFrom(const std::vector<Report>& reports, const decisi
 decision::RegistryFacts healthyRegistry(const Models& m, const std::string& knownGood) {
   decision::RegistryFacts f;
   f.available = true;
-  f.current = Entry{m.current, "fashion-mlp-v1", "1", "2026-01-01T00:00:00Z", "objects/" + m.current + ".pt"};
+  f.current = Entry{m.current, "fashion-mlp-v1", "1", "2026-01-01T00:00:00Z", "objects/" + m.current + ".pt", nullptr};
   f.currentVerified = true;
   if (!m.candidate.empty()) {
-    f.candidate = Entry{m.candidate, "fashion-cnn-v2", "2", "2026-01-01T00:00:00Z", "objects/" + m.candidate + ".pt"};
+    f.candidate = Entry{m.candidate, "fashion-cnn-v2", "2", "2026-01-01T00:00:00Z", "objects/" + m.candidate + ".pt", nullptr};
     f.candidateVerified = true;
   }
   if (!knownGood.empty())
-    f.rollbackTarget = Entry{knownGood, "fashion-mlp-v0", "0", "2025-12-01T00:00:00Z", "objects/" + knownGood + ".pt"};
+    f.rollbackTarget = Entry{knownGood, "fashion-mlp-v0", "0", "2025-12-01T00:00:00Z", "objects/" + knownGood + ".pt", nullptr};
   else
     f.rollbackTargetProblem = "no known-good model in the registry";
   return f;

@@ -170,13 +170,13 @@ decision::PolicyInput inputFor(const std::string& cycle, const std::vector<Repor
   }
   auto& f = in.registry;
   f.available = true;
-  f.current = Entry{kCurrent, "sim-current", "1", "2026-01-01T00:00:00Z", "objects/" + kCurrent + ".pt"};
+  f.current = Entry{kCurrent, "sim-current", "1", "2026-01-01T00:00:00Z", "objects/" + kCurrent + ".pt", nullptr};
   f.currentVerified = true;
   if (withCand) {
-    f.candidate = Entry{kCandidate, "sim-candidate", "2", "2026-01-01T00:00:00Z", "objects/" + kCandidate + ".pt"};
+    f.candidate = Entry{kCandidate, "sim-candidate", "2", "2026-01-01T00:00:00Z", "objects/" + kCandidate + ".pt", nullptr};
     f.candidateVerified = true;
   }
-  f.rollbackTarget = Entry{kKnownGood, "sim-known-good", "0", "2025-12-01T00:00:00Z", "objects/" + kKnownGood + ".pt"};
+  f.rollbackTarget = Entry{kKnownGood, "sim-known-good", "0", "2025-12-01T00:00:00Z", "objects/" + kKnownGood + ".pt", nullptr};
   return in;
 }
 

@@ -73,9 +73,9 @@ json modelAfter(const RegistryState& s, const std::string& op, const std::string
     a.previous.erase(a.previous.begin());
     if (a.candidate && a.candidate->sha256 == a.current->sha256) a.candidate.reset();
   } else if (op == "stage") {
-    a.candidate = Entry{stagedSha, "m", "staged", "", "objects/" + stagedSha + ".pt"};
+    a.candidate = Entry{stagedSha, "m", "staged", "", "objects/" + stagedSha + ".pt", nullptr};
   } else if (op == "init") {
-    a.current = Entry{stagedSha, "m", "init", "", "objects/" + stagedSha + ".pt"};
+    a.current = Entry{stagedSha, "m", "init", "", "objects/" + stagedSha + ".pt", nullptr};
   } else if (op == "prune") {
     if (a.previous.size() > static_cast<std::size_t>(keep)) a.previous.resize(static_cast<std::size_t>(keep));
   }

@@ -277,7 +277,7 @@ TEST(Golden, RecordCompareAndRoundTrip) {
   s.seed = 2;
   auto b = loadFixture(t, s, "b.pt");
   std::vector<Sample> samples;
-  for (int i = 0; i < 6; ++i) samples.push_back({constantImage(28, 28, 1, static_cast<std::uint8_t>(30 * i)), i % 10, "s" + std::to_string(i)});
+  for (int i = 0; i < 6; ++i) samples.push_back({constantImage(28, 28, 1, static_cast<std::uint8_t>(30 * i)), i % 10, "s" + std::to_string(i), "", ""});
   auto ga = recordGolden(*a, samples, 4);
   auto ga2 = recordGolden(*a, samples, 4);
   auto same = compareGolden(ga, ga2);
