@@ -81,6 +81,7 @@ struct HistoryFacts {
 struct ErrorBudget {
   double windowH = 0;              ///< window length, hours
   int cycles = 0;                  ///< latency reports in the window that carried counts
+  int invalidSkipped = 0;          ///< of those, left out: production's run was invalid (not evidence)
   double requests = 0;             ///< requests of the current model in the window
   double errors = 0;               ///< failed requests of the current model in the window
   double allowedErrors = 0;        ///< objectives.max_error_rate * requests

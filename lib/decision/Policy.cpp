@@ -409,7 +409,10 @@ Gate budgetGate(const PolicyInput& in) {
   if (!b.known) {
     g.status = Outcome::Inconclusive;
     g.reason = "no request counts of the current model in the last " + fmtNum(b.windowH, 1) +
-               " h of the latency feed: the error budget cannot be computed";
+               " h of the latency feed" +
+               (b.invalidSkipped ? " from a valid run (" + std::to_string(b.invalidSkipped) + " invalid left out)"
+                                 : std::string()) +
+               ": the error budget cannot be computed";
     g.need = {{"latency_report", "a valid latency report of the current model with request counts"}};
     return g;
   }
@@ -417,7 +420,10 @@ Gate budgetGate(const PolicyInput& in) {
   std::string figures = fmtNum(b.errors, 0) + " errors of " + fmtNum(b.allowedErrors, 1) +
                         " allowed in " + fmtNum(b.requests, 0) + " requests over " +
                         fmtNum(b.windowH, 1) + " h (" + std::to_string(b.cycles) +
-                        " cycles), burn rate " + fmtNum(b.burnRate, 2);
+                        " cycles" +
+                        (b.invalidSkipped ? "; " + std::to_string(b.invalidSkipped) + " invalid runs left out"
+                                          : std::string()) +
+                        "), burn rate " + fmtNum(b.burnRate, 2);
   if (b.exhausted && in.decision.blockGoOnExhaustedBudget) {
     g.status = Outcome::Fail;
     g.reason = "error budget exhausted: " + figures;
@@ -881,6 +887,12 @@ ErrorBudget computeErrorBudget(const std::vector<Report>& latencyHistory, const 
     if (!currentSha.empty() && (it == r.subjects.end() || it->second.sha256 != currentSha)) continue;
     auto counts = requestCounts(r, "current");
     if (!counts) continue;
+    // An invalid run (the load generator itself fell behind) is not evidence
+    // of production's errors, no more than of a breach: it spends no budget.
+    if (const Check* v = r.findCheck("latency.valid", "current"); v && v->status == Outcome::Inconclusive) {
+      ++b.invalidSkipped;
+      continue;
+    }
     b.requests += counts->first;
     b.errors += counts->second;
     ++b.cycles;

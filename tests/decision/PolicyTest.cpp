@@ -480,6 +480,42 @@ TEST(Policy, ErrorBudgetExhaustedBlocksGo) {
   EXPECT_EQ(decide(in).verdict, Verdict::Go);
 }
 
+// An invalid run (the load generator fell behind on a loaded machine) is no
+// more evidence of production's error rate than of a breach: seen by hand, a
+// ResNet's invalid saturated run showed the budget 9975 % used and blocked GO.
+TEST(Policy, AnInvalidRunSpendsNoErrorBudget) {
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  std::vector<Report> history;
+  for (int i = 0; i < 3; ++i) {
+    Report r = latencyReport("c" + std::to_string(i), kModels);
+    r.finishedAt = isoUtc(now - hours(i));
+    r.results["current"] = {{"requests", 1000}, {"errors", i == 0 ? 900 : 0}};
+    if (i == 0)
+      for (auto& c : r.checks)
+        if (c.id == "latency.valid" && c.subject == "current") c.status = Outcome::Inconclusive;
+    history.push_back(r);
+  }
+  auto b = computeErrorBudget(history, kModels.current, 0.01, 24.0, now);
+  ASSERT_TRUE(b.known);
+  EXPECT_EQ(b.cycles, 2);
+  EXPECT_EQ(b.invalidSkipped, 1);
+  EXPECT_DOUBLE_EQ(b.errors, 0);
+  EXPECT_FALSE(b.exhausted);
+  auto in = inputFrom(cycleReports(kCycle, kModels), healthyRegistry(kModels, kKnownGood), kCycle);
+  in.budget = b;
+  const auto d = decide(in);
+  EXPECT_EQ(d.verdict, Verdict::Go) << all(d.reasons);
+  // Only invalid runs: the budget is unknown, and says why.
+  auto only = computeErrorBudget({history[0]}, kModels.current, 0.01, 24.0, now);
+  EXPECT_FALSE(only.known);
+  in.budget = only;
+  bool said = false;
+  for (const auto& g : decide(in).gates)
+    if (g.id == "error_budget") said = g.reason.find("1 invalid left out") != std::string::npos;
+  EXPECT_TRUE(said);
+}
+
 TEST(Policy, RequestCountsFallBackToTheErrorRateChecksDetail) {
   Report r = latencyReport(kCycle, kModels);
   r.results = json::object();
