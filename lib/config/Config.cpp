@@ -250,7 +250,9 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
     s.get("intra_op_threads", r.intraOpThreads).require("intra_op_threads", r.intraOpThreads >= 1, "at least 1")
      .get("inter_op_threads", r.interOpThreads).require("inter_op_threads", r.interOpThreads >= 1, "at least 1")
      .get("batch_size", r.batchSize).require("batch_size", r.batchSize >= 1, "at least 1")
-     .get("top_k", r.topK).require("top_k", r.topK >= 1, "at least 1");
+     .get("top_k", r.topK).require("top_k", r.topK >= 1, "at least 1")
+     .get("layout", r.layout).require("layout", r.layout == "auto" || r.layout == "contiguous" || r.layout == "channels-last",
+                                      "\"auto\", \"contiguous\" or \"channels-last\"");
     s.finish();
   }
   {

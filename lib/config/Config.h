@@ -48,6 +48,7 @@ struct RuntimeConfig {
   int interOpThreads = 1;          ///< torch inter-op threads
   int batchSize = 8;               ///< batch size for batched evaluation
   int topK = 3;                    ///< how many labels postprocess keeps
+  std::string layout = "auto";     ///< evaluation input layout: "auto" (timed), "contiguous", "channels-last"
 };
 
 /// The golden set: a small fixed subset of the evaluation data.

@@ -58,10 +58,14 @@ struct ServingPlan {
 };
 
 /// Plan the evaluation of `base` at `batch`: the serving graph, and for an
-/// input of more than one channel with calibration images (up to one batch,
-/// at most 64; only timed, never scored), each layout timed three times after
-/// a warm-up, channels-last kept when at least 5 % faster.
-ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch);
+/// input of more than one channel, its input layout. `layout` ([runtime]
+/// layout): "auto" times each layout three times after a warm-up on the
+/// calibration images (up to one batch, at most 64; only timed, never scored)
+/// and keeps channels-last when at least 5 % faster; "contiguous" or
+/// "channels-last" take that layout untimed (the same on every host, as
+/// shards of one evaluation need).
+ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch,
+                        const std::string& layout = "auto");
 nlohmann::json toJson(const ServingPlan& p);
 
 /// Decisions of the serving graph against the archive's module as loaded,

@@ -29,7 +29,8 @@ double timePasses(const Model& m, const std::vector<const Image*>& images, int b
 
 }  // namespace
 
-ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch) {
+ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch,
+                        const std::string& layout) {
   ServingPlan p;
   p.batch = std::max(1, batch);
   p.note = servingNote(base);
@@ -38,11 +39,27 @@ ServingPlan planServing(const Model& base, const std::vector<const Image*>& cali
   p.serving = servingTransformed(base);
   // The archive as loaded (servingNote says why), or an already transformed
   // graph: nothing to calibrate.
-  if (&serving == &base || calibration.empty()) return p;
+  if (&serving == &base || (layout == "auto" && calibration.empty())) return p;
   // With one input channel, channels-last is the same bytes: nothing to try.
   const auto& shape = base.manifest().inputShape;
   if (shape.size() != 3 || shape[0] <= 1) {
     p.note += "; contiguous input (one channel: channels-last is the same layout)";
+    return p;
+  }
+  if (layout == "contiguous") {
+    p.note += "; contiguous input ([runtime] layout)";
+    return p;
+  }
+  if (layout == "channels-last") {
+    auto cl = makeServingModel(base, true);
+    if (!cl.ok()) {
+      p.note += "; channels-last not possible: " + cl.error().message();
+      return p;
+    }
+    p.owned = *cl;
+    p.model = p.owned.get();
+    p.layout = "channels-last";
+    p.note += "; input channels-last ([runtime] layout)";
     return p;
   }
   const std::size_t n = std::min<std::size_t>({calibration.size(), static_cast<std::size_t>(p.batch), 64});

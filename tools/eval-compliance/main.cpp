@@ -30,13 +30,47 @@ int main(int argc, char** argv) {
   app.add_option("--html", opts.html,
                  "also write a self-contained HTML dashboard (reliability diagrams, per-class bars, "
                  "uplift, slices, regressions) to this file");
+  auto* shard = app.add_option("--shard", opts.shard,
+                               "evaluate only shard K of N (K/N, K from 0): whole batches of the evaluation "
+                               "order, written per sample to --outcomes-out; no report")
+                    ->type_name("K/N");
+  auto* outcomes = app.add_option("--outcomes-out", opts.outcomesOut,
+                                  "with --shard: write the shard's outcome file here (\"-\": stdout)")
+                       ->type_name("FILE");
+  auto* merge = app.add_option("--merge", opts.merge,
+                               "make the report from the outcome files of all N shards (files, or a "
+                               "directory: every file in it whose name contains '.outcomes'); refuses a "
+                               "missing, duplicated, overlapping or mismatched shard")
+                    ->type_name("PATH")
+                    ->expected(1, -1);
+  outcomes->needs(shard);
+  shard->excludes(merge);
   app.footer(exitStatusHelp(false) +
              "\nExample: eval-compliance --config configs/cvgate.toml --html compliance.html "
-             "| jq .results.uplift");
+             "| jq .results.uplift\n"
+             "Sharded (3 shards, e.g. on 3 machines; the same config and models; then one merge):\n"
+             "  for k in 0 1 2; do eval-compliance --shard $k/3 --outcomes-out out/$k.outcomes.jsonl; done\n"
+             "  eval-compliance --merge out/ --out compliance.json --publish\n"
+             "The merged checks and results equal a single run's, clock-measured fields aside "
+             "(docs/outcomes.md).");
   return runTool(app, tool, common, argc, argv, [&]() -> Expected<int> {
+    if (!opts.shard.empty()) {
+      if (opts.outcomesOut.empty())
+        return badInput("--shard " + opts.shard + ": expected --outcomes-out FILE (where the shard's outcomes go)");
+      if (common.publish) return badInput("--shard: --publish is for the merged report (--merge)");
+      if (!opts.html.empty()) return badInput("--shard: --html is for the merged report (--merge)");
+    }
     CVGATE_TRY_ASSIGN(ctx, openToolContext(tool, common));
+    if (!opts.shard.empty()) {
+      CVGATE_TRY(compliance::runShard(ctx, opts));
+      return 0;
+    }
     Report report = startReport(ctx, compliance::kKind);
-    CVGATE_TRY(compliance::runCompliance(ctx, opts, report));
+    if (!opts.merge.empty()) {
+      CVGATE_TRY(compliance::runMerge(ctx, opts, report));
+    } else {
+      CVGATE_TRY(compliance::runCompliance(ctx, opts, report));
+    }
     return finishReport(ctx, report);
   });
 }
