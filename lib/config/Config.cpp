@@ -58,7 +58,7 @@ class Section {
       auto v = n->value_exact<std::int64_t>();
       if (!v) fail(*n, key, "an integer");
       else if (*v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
-               static_cast<std::uint64_t>(*v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+               (*v > 0 && static_cast<std::uint64_t>(*v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max())))
         fail(*n, key, "an integer in range");
       else out = static_cast<T>(*v);
     }
