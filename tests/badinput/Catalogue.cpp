@@ -319,6 +319,19 @@ void runAction(const std::string& action, const std::string& d, const std::strin
     fs::create_symlink(target, p);
   } else if (verb == "rm") {
     fs::remove_all(path(word("a path")));
+  } else if (verb == "flip") {
+    // flip FILE OFFSET: one bit of the byte at OFFSET (negative: from the end).
+    const auto p = path(word("a path"));
+    const long long at = std::stoll(word("an offset"));
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = static_cast<long long>(fs::file_size(p));
+    const long long pos = at < 0 ? size + at : at;
+    if (pos < 0 || pos >= size) throw std::runtime_error("flip: offset " + std::to_string(at) + " outside " + p);
+    f.seekg(pos);
+    char ch = 0;
+    f.get(ch);
+    f.seekp(pos);
+    f.put(static_cast<char>(ch ^ 0x01));
   } else if (verb == "chmod") {
     const auto p = path(word("a path"));
     fs::permissions(p, static_cast<fs::perms>(std::stoul(word("a mode"), nullptr, 8)));
@@ -421,6 +434,16 @@ void buildWorld(const std::string& w) {
   for (std::size_t i = 0; i < reports.size() && i < 5; ++i) {
     writeBytes(w + "/reports/" + names[i] + ".json", toJson(reports[i]).dump(1));
     if (auto p = publishReport(w + "/state", reports[i]); !p.ok()) throw std::runtime_error(p.error().message());
+  }
+  // The two shards of an evaluation of these models (one batch: shard 0/2 is
+  // empty, 1/2 has the 40 samples), for the --merge cases.
+  for (const char* k : {"0", "1"}) {
+    const std::string cmd = "'" + cvgate::testing::binDir() + "/eval-compliance' -q --config '" + w +
+                            "/cvgate.toml' --shard " + k + "/2 --outcomes-out '" + w + "/outcomes/" + k +
+                            ".outcomes.jsonl'";
+    fs::create_directories(w + "/outcomes");
+    auto r = runCommand(env + cmd, w);
+    if (r.code != 0) throw std::runtime_error(cmd + ": exit " + std::to_string(r.code) + ": " + r.err);
   }
   writeBytes(w + "/ready", "");
 }

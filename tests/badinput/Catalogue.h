@@ -11,7 +11,7 @@
 // - set-up: actions separated by " ; " that make the bad input in {d} (a
 //   relative path is under {d}): write, cfg, copy, trunc, jset, deep, big,
 //   idx, gzidx, pnghdr, jpeghdr, mkfifo, mkdir, symlink, rm, copytree, append,
-//   nest, chmod (see
+//   nest, chmod, flip (see
 //   runAction in Catalogue.cpp). Escapes in text: \n \t \\ \xHH.
 // - exit code: 2 for bad input; another code where the man page documents
 //   one (decide skips a poisoned history entry and still decides).

@@ -25,6 +25,7 @@ Expected<std::string> lookup(const Config& c, const std::string& key) {
       {"models.current_sha256", c.models.currentSha256},
       {"models.candidate_sha256", c.models.candidateSha256},
       {"env.lock_file", c.env.lockFile},
+      {"runtime.layout", c.runtime.layout},
       {"heartbeat.verify_env_timeout_s", std::to_string(c.heartbeat.verifyEnvTimeoutS)},
       {"heartbeat.profile_latency_timeout_s", std::to_string(c.heartbeat.profileLatencyTimeoutS)},
       {"heartbeat.eval_compliance_timeout_s", std::to_string(c.heartbeat.evalComplianceTimeoutS)},

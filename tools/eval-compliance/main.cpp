@@ -1,5 +1,7 @@
 // eval-compliance: compliance, conflict and calibration of the current and the
 // candidate model on the same labelled images, with paired uplift statistics.
+#include <spdlog/spdlog.h>
+
 #include "common/Cli.h"
 #include "compliance/Compliance.h"
 #include "report/ToolContext.h"
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
         return badInput("--shard " + opts.shard + ": expected --outcomes-out FILE (where the shard's outcomes go)");
       if (common.publish) return badInput("--shard: --publish is for the merged report (--merge)");
       if (!opts.html.empty()) return badInput("--shard: --html is for the merged report (--merge)");
+      if (common.out != "-") spdlog::warn("--shard: no report is made, --out {} is not written", common.out);
     }
     CVGATE_TRY_ASSIGN(ctx, openToolContext(tool, common));
     if (!opts.shard.empty()) {
