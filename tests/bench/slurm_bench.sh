@@ -45,10 +45,14 @@ echo "  local, one process, 2 threads: $local_s s (exit $rc)"
 # wait_end ID: poll slurmctld every 0.1 s until job ID has ended; its state.
 # (sbatch --wait polls with a growing interval: it would time itself.)
 wait_end() {
-  local st
+  local line st
   while :; do
-    st=$(scontrol -o show job "$1" 2>/dev/null | grep -o ' JobState=[A-Z_]*' | head -n 1 | cut -d= -f2)
-    case "$st" in PENDING|RUNNING|COMPLETING|CONFIGURING|"") sleep 0.1 ;; *) echo "$st"; return ;; esac
+    line=$(scontrol -o show job "$1" 2>/dev/null | head -n 1)
+    st=$(grep -o ' JobState=[A-Z_]*' <<<"$line" | cut -d= -f2)
+    case "$st" in
+      PENDING|RUNNING|COMPLETING|CONFIGURING|"") sleep 0.1 ;;
+      *) echo "$st, exit $(grep -o ' ExitCode=[0-9]*' <<<"$line" | cut -d= -f2)"; return ;;
+    esac
   done
 }
 
@@ -66,9 +70,9 @@ sharded() {
   echo "$(since "$t0") $st"
 }
 read -r s1 rc1 <<<"$(sharded "$cfg" 1 2)"
-echo "  Slurm, 1 shard (2 CPUs, 2 threads) + merge job: $s1 s (merge $rc1): x$(ratio "$s1" "$local_s") local"
+echo "  Slurm, 1 shard (2 CPUs, 2 threads) + merge job: $s1 s (merge job $rc1): x$(ratio "$s1" "$local_s") local"
 read -r s2 rc2 <<<"$(sharded "$cfg1" 2 1)"
-echo "  Slurm, 2 shards side by side (1 CPU, 1 thread each) + merge job: $s2 s (merge $rc2): x$(ratio "$s2" "$local_s") local"
+echo "  Slurm, 2 shards side by side (1 CPU, 1 thread each) + merge job: $s2 s (merge job $rc2): x$(ratio "$s2" "$local_s") local"
 for n in 1 2; do
   f="$work/shards-$n/merged.json"
   [ -s "$f" ] && echo "  merged report of $n shard(s): status $(jq -r .status "$f"), uplift $(jq -r '.results.uplift.uplift' "$f"); local: $(jq -r '.results.uplift.uplift' "$work/local.json")"
