@@ -25,9 +25,10 @@ function(cvgate_tool name)
   install(TARGETS ${name} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endfunction()
 
-# cvgate_test(name SOURCES ... LIBS ...): a GoogleTest binary registered with CTest.
+# cvgate_test(name SOURCES ... LIBS ... [PROPERTIES ...]): a GoogleTest binary
+# registered with CTest; PROPERTIES (CTest test properties) apply to each test.
 function(cvgate_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;PROPERTIES" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/core)
@@ -35,5 +36,5 @@ function(cvgate_test name)
     CVGATE_SOURCE_DIR="${PROJECT_SOURCE_DIR}" CVGATE_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
   cvgate_warnings(${name})
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES ENVIRONMENT "CVGATE_SOURCE_DIR=${PROJECT_SOURCE_DIR};CVGATE_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
+    PROPERTIES ENVIRONMENT "CVGATE_SOURCE_DIR=${PROJECT_SOURCE_DIR};CVGATE_BIN_DIR=${CMAKE_BINARY_DIR}/bin" ${T_PROPERTIES})
 endfunction()

@@ -58,10 +58,27 @@ class Section {
       auto v = n->value_exact<std::int64_t>();
       if (!v) fail(*n, key, "an integer");
       else if (*v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
-               static_cast<std::uint64_t>(*v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+               (*v > 0 && static_cast<std::uint64_t>(*v) > static_cast<std::uint64_t>(std::numeric_limits<T>::max())))
         fail(*n, key, "an integer in range");
       else out = static_cast<T>(*v);
     }
+    return *this;
+  }
+
+  /// An array of strings (an absent key leaves `out` as it is).
+  Section& strings(const char* key, std::vector<std::string>& out) {
+    known_.push_back(key);
+    const toml::node* n = t_ ? t_->get(key) : nullptr;
+    if (!n || *err_) return *this;
+    const toml::array* a = n->as_array();
+    if (!a) { fail(*n, key, "an array of strings"); return *this; }
+    std::vector<std::string> v;
+    for (const auto& e : *a) {
+      auto str = e.value_exact<std::string>();
+      if (!str) { fail(e, key, "an array of strings"); return *this; }
+      v.push_back(*str);
+    }
+    out = std::move(v);
     return *this;
   }
 
@@ -135,6 +152,30 @@ class Section {
   std::vector<std::string> known_;
 };
 
+/// A partition or account name: one sbatch argument, no option, no spaces.
+bool isSbatchWord(const std::string& s) {
+  if (!s.empty() && s[0] == '-') return false;
+  return std::none_of(s.begin(), s.end(), [](char ch) {
+    return static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f;
+  });
+}
+
+/// Why an [engine] sbatch_options element cannot be passed to sbatch ("" if
+/// it can): not an option, a control character, or an option the heartbeat
+/// sets itself for each job of the graph.
+std::string sbatchOptionProblem(const std::string& o) {
+  if (o.size() < 2 || o[0] != '-') return "is not an option (write an option and its value as one string)";
+  if (std::any_of(o.begin(), o.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+    return "has a control character";
+  static const std::set<std::string> owned = {
+      "--array", "--dependency", "--job-name", "--output", "--error", "--time", "--parsable", "--wait",
+      "--wrap", "--chdir", "--kill-on-invalid-dep", "--requeue", "--no-requeue",
+      "-a", "-d", "-J", "-o", "-e", "-t", "-W", "-D"};
+  std::string name = o[1] == '-' ? o.substr(0, o.find('=')) : o.substr(0, 2);
+  if (owned.count(name)) return "is set by the heartbeat for each job";
+  return "";
+}
+
 }  // namespace
 
 Expected<Config> parseConfig(const std::string& text, const std::string& path) {
@@ -159,7 +200,7 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
   const std::vector<std::string> sections = {"objectives", "models", "dataset", "runtime",
                                              "golden", "latency", "compliance", "env",
                                              "integration", "rollback", "decision",
-                                             "heartbeat", "feeds", "limits"};
+                                             "heartbeat", "engine", "feeds", "limits"};
   // Top level: state_dir and the section tables.
   for (const auto& [k, v] : root) {
     std::string key(k.str());
@@ -336,6 +377,23 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
      .get("decide_timeout_s", h.decideTimeoutS).require("decide_timeout_s", h.decideTimeoutS >= 1, positive)
      .get("registry_timeout_s", h.registryTimeoutS).require("registry_timeout_s", h.registryTimeoutS >= 1, positive)
      .get("lock_stale_s", h.lockStaleS).require("lock_stale_s", h.lockStaleS >= 1, positive);
+    s.finish();
+  }
+  {
+    auto& e = c.engine;
+    Section s(tbl("engine"), path, "engine", base, &err);
+    s.get("kind", e.kind).require("kind", e.kind == "local" || e.kind == "slurm", "\"local\" or \"slurm\"")
+     .get("partition", e.partition).require("partition", isSbatchWord(e.partition), "a partition name without spaces or control characters")
+     .get("account", e.account).require("account", isSbatchWord(e.account), "an account name without spaces or control characters")
+     .get("shards", e.shards).require("shards", e.shards >= 1 && e.shards <= 1000, "a shard count in 1..1000")
+     .strings("sbatch_options", e.sbatchOptions)
+     .get("queue_wait_s", e.queueWaitS).require("queue_wait_s", e.queueWaitS >= 0, "a number of seconds >= 0");
+    for (std::size_t i = 0; i < e.sbatchOptions.size(); ++i) {
+      std::string why = sbatchOptionProblem(e.sbatchOptions[i]);
+      s.require("sbatch_options", why.empty(),
+                "sbatch options, one a string (\"--qos=high\"): element " + std::to_string(i + 1) + " '" +
+                    oneLine(e.sbatchOptions[i]) + "' " + why);
+    }
     s.finish();
   }
   {

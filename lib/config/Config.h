@@ -152,6 +152,16 @@ struct HeartbeatConfig {
   int lockStaleS = 7200;           ///< a lock older than this from a dead process is broken
 };
 
+/// Where a cycle's steps run (README "On a cluster (Slurm)").
+struct EngineConfig {
+  std::string kind = "local";      ///< "local": the heartbeat runs the tools; "slurm": it submits them as jobs
+  std::string partition;           ///< slurm: sbatch --partition; empty: the cluster's default
+  std::string account;             ///< slurm: sbatch --account; empty: the user's default
+  int shards = 1;                  ///< slurm: eval-compliance as a job array of this many shards
+  std::vector<std::string> sbatchOptions; ///< slurm: more sbatch options for every job, one option a string
+  int queueWaitS = 1800;           ///< slurm: how long the jobs may wait for nodes, on top of the steps' timeouts
+};
+
 struct FeedsConfig {
   int retainCycles = 720;          ///< keep this many reports per channel (0 = all)
 };
@@ -173,6 +183,7 @@ struct Config {
   RollbackConfig rollback;
   DecisionConfig decision;
   HeartbeatConfig heartbeat;
+  EngineConfig engine;
   FeedsConfig feeds;
   Limits limits;                   ///< [limits]: sizes, depth, pixels, model-call timeout
 };

@@ -312,6 +312,22 @@ json loadAverage() {
   }
 }
 
+/// The node the latency was measured on: Slurm's name for it inside a job
+/// ($SLURMD_NODENAME), else the host name. With the job id, when in one.
+json nodeIdentity() {
+  json j = json::object();
+  const char* node = std::getenv("SLURMD_NODENAME");
+  if (node && *node) {
+    j["node"] = std::string(node);
+  } else {
+    char host[256] = {};
+    j["node"] = gethostname(host, sizeof host - 1) == 0 ? json(std::string(host)) : json(nullptr);
+  }
+  const char* job = std::getenv("SLURM_JOB_ID");
+  j["slurm_job_id"] = job && *job ? json(std::string(job)) : json(nullptr);
+  return j;
+}
+
 /// Runs of a sweep winner at one rate; the median run's outcome (two of
 /// three meeting the objectives) confirms it.
 constexpr int kConfirmRuns = 3;
@@ -394,6 +410,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                      {"intra_op_threads", actual.intraOp}, {"inter_op_threads", actual.interOp}};
   res["machine"] = {{"cores", std::thread::hardware_concurrency()}, {"torch_version", torchVersion()},
                     {"loadavg_at_start", loadAverage()}};
+  res["machine"].update(nodeIdentity());
   // How the measurement was kept apart from other work: the heartbeat says
   // (it runs no other measuring tool meanwhile); by hand nobody does.
   const char* isolation = std::getenv("CVGATE_ISOLATION");

@@ -42,7 +42,7 @@ echo "== verdict simulation: the real policy on synthetic measurements (targets:
 echo "   real breach rolled back within 3 cycles, candidate at an objective GO <= alpha)"
 "$bin/verdict-sim" "${CVGATE_SIM_MONTHS:-200}" "${CVGATE_SIM_TRIALS:-400}"
 
-for part in latency compliance perf rollback; do
+for part in latency compliance perf rollback slurm; do
   if [ -x "$src/tests/bench/${part}_bench.sh" ]; then
     echo "== $part"
     "$src/tests/bench/${part}_bench.sh"

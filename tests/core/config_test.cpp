@@ -102,3 +102,56 @@ TEST(Config, TheShippedDefaultParses) {
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_NE(c->models.current.find("fashion-mlp-v1.pt"), std::string::npos);
 }
+
+TEST(Config, EngineDefaultsToLocal) {
+  auto c = parseConfig("", "c.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->engine.kind, "local");
+  EXPECT_EQ(c->engine.shards, 1);
+  EXPECT_TRUE(c->engine.partition.empty());
+  EXPECT_TRUE(c->engine.sbatchOptions.empty());
+  EXPECT_EQ(c->engine.queueWaitS, 1800);
+}
+
+TEST(Config, EngineSlurmIsRead) {
+  auto c = parseConfig("[engine]\nkind = \"slurm\"\npartition = \"cpu\"\naccount = \"vision\"\nshards = 7\n"
+                       "sbatch_options = [\"--qos=high\", \"--comment=cvgate cycle\"]\nqueue_wait_s = 0\n",
+                       "c.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_EQ(c->engine.kind, "slurm");
+  EXPECT_EQ(c->engine.partition, "cpu");
+  EXPECT_EQ(c->engine.account, "vision");
+  EXPECT_EQ(c->engine.shards, 7);
+  EXPECT_EQ(c->engine.sbatchOptions, (std::vector<std::string>{"--qos=high", "--comment=cvgate cycle"}));
+  EXPECT_EQ(c->engine.queueWaitS, 0);
+}
+
+TEST(Config, BadEngineSettingsAreOneLineErrors) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"kind = \"pbs\"", "'c.toml' line 2: key 'engine.kind': expected \"local\" or \"slurm\""},
+      {"shards = 0", "'c.toml' line 2: key 'engine.shards': expected a shard count in 1..1000"},
+      {"shards = 1001", "'c.toml' line 2: key 'engine.shards': expected a shard count in 1..1000"},
+      {"partition = \"a b\"", "'c.toml' line 2: key 'engine.partition': expected a partition name without spaces or control characters"},
+      {"account = \"--x\"", "'c.toml' line 2: key 'engine.account': expected an account name without spaces or control characters"},
+      {"sbatch_options = \"--qos=high\"", "'c.toml' line 2: key 'engine.sbatch_options': expected an array of strings"},
+      {"sbatch_options = [\"--qos=high\", 3]", "'c.toml' line 2: key 'engine.sbatch_options': expected an array of strings"},
+      {"sbatch_options = [\"--qos\", \"high\"]",
+       "'c.toml' line 2: key 'engine.sbatch_options': expected sbatch options, one a string (\"--qos=high\"): "
+       "element 2 'high' is not an option (write an option and its value as one string)"},
+      {"sbatch_options = [\"--time=5\"]",
+       "'c.toml' line 2: key 'engine.sbatch_options': expected sbatch options, one a string (\"--qos=high\"): "
+       "element 1 '--time=5' is set by the heartbeat for each job"},
+      {"sbatch_options = [\"-d\", \"afterok:1\"]",
+       "'c.toml' line 2: key 'engine.sbatch_options': expected sbatch options, one a string (\"--qos=high\"): "
+       "element 1 '-d' is set by the heartbeat for each job"},
+      {"queue_wait_s = -1", "'c.toml' line 2: key 'engine.queue_wait_s': expected a number of seconds >= 0"},
+      {"nodes = 3", "'c.toml' line 2: unknown key 'engine.nodes'"},
+  };
+  for (const auto& [line, want] : cases) {
+    auto c = parseConfig(std::string("[engine]\n") + line + "\n", "c.toml");
+    ASSERT_FALSE(c.ok()) << line;
+    EXPECT_EQ(c.error().message().substr(0, std::string(want).size()), want) << line;
+    EXPECT_EQ(c.error().message().find('\n'), std::string::npos) << line;
+    EXPECT_EQ(c.error().kind(), ErrorKind::BadInput) << line;
+  }
+}

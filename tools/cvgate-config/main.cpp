@@ -2,6 +2,8 @@
 // operators and for the heartbeat (which must resolve paths as the tools do).
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include "common/Cli.h"
 #include "common/ExitCodes.h"
 #include "common/Strings.h"
@@ -33,6 +35,14 @@ Expected<std::string> lookup(const Config& c, const std::string& key) {
       {"heartbeat.registry_timeout_s", std::to_string(c.heartbeat.registryTimeoutS)},
       {"heartbeat.lock_stale_s", std::to_string(c.heartbeat.lockStaleS)},
       {"rollback.keep_known_good", std::to_string(c.rollback.keepKnownGood)},
+      {"runtime.intra_op_threads", std::to_string(c.runtime.intraOpThreads)},
+      {"engine.kind", c.engine.kind},
+      {"engine.partition", c.engine.partition},
+      {"engine.account", c.engine.account},
+      {"engine.shards", std::to_string(c.engine.shards)},
+      // An array on one line, as JSON: `jq -r '.[]'` gives one option a line.
+      {"engine.sbatch_options", nlohmann::json(c.engine.sbatchOptions).dump()},
+      {"engine.queue_wait_s", std::to_string(c.engine.queueWaitS)},
   };
   std::vector<std::string> names;
   for (const auto& [k, v] : values) {

@@ -1,0 +1,329 @@
+// The heartbeat with [engine] kind = "slurm" on a real Slurm cluster started
+// for the test on this machine (tests/slurm/cluster.sh: its own munged,
+// slurmctld and slurmd): a cycle through Slurm reaches the local engine's
+// verdict on the same inputs, with the same compliance checks and results; a
+// failed job and a cancelled job become error reports and the cycle PAUSEs;
+// stopping the heartbeat cancels its jobs. Skipped, saying so, only when the
+// Slurm or munge binaries are absent.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "TempDir.h"
+#include "ToolRun.h"
+#include "compliance/Outcomes.h"
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+using cvgate::testing::TempDir;
+using cvgate::testing::runCommand;
+using cvgate::testing::slurp;
+
+namespace {
+
+const std::string kSrc = CVGATE_SOURCE_DIR;
+const std::string kBin = CVGATE_BIN_DIR;
+const std::string kV1 = kSrc + "/models/fashion-mlp-v1.pt";
+const std::string kV2 = kSrc + "/models/fashion-cnn-v2.pt";
+const std::string kCluster = kSrc + "/tests/slurm/cluster.sh";
+
+json readJson(const std::string& path) { return json::parse(slurp(path), nullptr, false); }
+
+std::string shortHost() {
+  char h[256] = {};
+  gethostname(h, sizeof h - 1);
+  std::string s(h);
+  return s.substr(0, s.find('.'));
+}
+
+/// The shell's output of `cmd` (stdout only), trailing newline removed.
+std::string sh(const std::string& cmd, const std::string& scratch) {
+  auto r = runCommand(cmd, scratch);
+  std::string out = r.out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+struct Cycle {
+  int rc = -1;
+  std::string err;  ///< the heartbeat's stderr
+  json verdict;     ///< the cycle's verdict report (null if none)
+};
+
+/// A state directory and a config, as tests/e2e/heartbeat_test.cpp makes
+/// them, plus `engineToml`; cycles run with the built tools or `binDir`.
+class Scenario {
+ public:
+  explicit Scenario(const std::string& engineToml, const std::string& candidate = kV2) {
+    std::ofstream(t_.file("cvgate.toml"))
+        << "state_dir = \"" << t_.file("state") << "\"\n"
+        << "[models]\ncurrent = \"" << kV1 << "\"\ncandidate = \"" << candidate << "\"\n"
+        << "[dataset]\nimages = \"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\"\n"
+        << "labels = \"/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\"\nlimit = 3000\n"
+        << "[golden]\ncount = 32\n"
+        << "[compliance]\nthreshold = 0.7\nbootstrap_resamples = 1000\n"
+        << "[rollback]\ndrill_repeats = 60\n"
+        << "[integration]\nbehaviour_samples = 256\n"
+        << engineToml;
+  }
+  std::string config() const { return t_.file("cvgate.toml"); }
+  std::string state() const { return t_.file("state"); }
+  std::string path(const std::string& f) const { return t_.file(f); }
+  std::string cycleDir(const std::string& cycle) const { return state() + "/cycles/" + cycle; }
+
+  std::string command(const std::string& cycle, const std::string& binDir) const {
+    return "CVGATE_BIN_DIR=" + binDir + " " + kSrc + "/tools/heartbeat --config " + config() + " --cycle " + cycle;
+  }
+
+  Cycle run(const std::string& cycle, const std::string& binDir = kBin) const {
+    Cycle c;
+    std::string errFile = t_.file(cycle + ".stderr");
+    c.rc = cvgate::testing::exitCode(std::system((command(cycle, binDir) + " >/dev/null 2>" + errFile).c_str()));
+    c.err = slurp(errFile);
+    c.verdict = readJson(state() + "/feeds/verdicts/" + cycle + ".json");
+    return c;
+  }
+
+  json report(const std::string& feed, const std::string& cycle) const {
+    return readJson(state() + "/feeds/" + feed + "/" + cycle + ".json");
+  }
+
+  /// A bin directory with the built tools, `tool` replaced by `script`.
+  std::string binWith(const std::string& tool, const std::string& script) const {
+    std::string bin = t_.file("bin-" + tool);
+    fs::create_directories(bin);
+    for (const auto& e : fs::directory_iterator(kBin))
+      if (e.path().filename() != tool) fs::create_symlink(e.path(), bin + "/" + e.path().filename().string());
+    std::ofstream(bin + "/" + tool) << script;
+    fs::permissions(bin + "/" + tool, fs::perms::owner_all);
+    return bin;
+  }
+
+  std::string scratch() const { return t_.path(); }
+
+ private:
+  TempDir t_;
+};
+
+std::string explain(const Cycle& c) { return c.verdict.dump() + "\n" + c.err; }
+
+/// The cluster: one per test process (each test is its own ctest test).
+class HeartbeatOnSlurm : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    auto r = runCommand(kCluster + " start " + dir_->file("cluster") + " --owner " + std::to_string(getpid()),
+                        dir_->path());
+    if (r.code == 77) {
+      skip_ = r.err;
+    } else if (r.code != 0) {
+      startError_ = "cluster.sh start failed (exit " + std::to_string(r.code) + "): " + r.err;
+    } else {
+      setenv("SLURM_CONF", (dir_->file("cluster") + "/etc/slurm.conf").c_str(), 1);
+    }
+  }
+  static void TearDownTestSuite() {
+    if (skip_.empty()) runCommand(kCluster + " stop " + dir_->file("cluster"), dir_->path());
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_TRUE(startError_.empty()) << startError_;
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const char* log : {"slurmctld.log", "slurmd.log"})
+        std::cerr << "--- " << log << " (tail)\n"
+                  << sh("tail -n 30 " + dir_->file("cluster") + "/log/" + log, dir_->path()) << "\n";
+    }
+  }
+
+  /// State of a job in slurmctld ("" if it does not know it).
+  static std::string jobState(const std::string& id) {
+    return sh("scontrol -o show job " + id + " 2>/dev/null | grep -o ' JobState=[A-Z_]*' | head -n 1 | cut -d= -f2",
+              dir_->path());
+  }
+
+  /// Jobs among `ids` that squeue lists as pending, running or completing.
+  static std::string liveJobs(const std::string& ids) {
+    return sh("squeue -h -t PD,R,CG,S -j " + ids + " -o %i 2>/dev/null", dir_->path());
+  }
+
+  /// Wait up to `seconds` for `ok`.
+  template <class F>
+  static bool waitFor(F ok, int seconds) {
+    for (int i = 0; i < seconds * 4; ++i) {
+      if (ok()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return ok();
+  }
+
+  static TempDir* dir_;
+  static std::string skip_, startError_;
+};
+
+TempDir* HeartbeatOnSlurm::dir_ = nullptr;
+std::string HeartbeatOnSlurm::skip_;
+std::string HeartbeatOnSlurm::startError_;
+
+/// The parts of a compliance report that must not depend on the engine:
+/// checks and results, minus what a clock or a host measured (the fields
+/// eval-compliance's merge cannot reproduce, compliance::timingFields()).
+/// Paths into the state directory (the blessed record's) name it "<state>".
+json engineFree(const json& report, const std::string& stateDir) {
+  std::string text =
+      cvgate::compliance::withoutTimingFields(json{{"checks", report["checks"]}, {"results", report["results"]}})
+          .dump(2);
+  for (std::size_t at; (at = text.find(stateDir)) != std::string::npos;) text.replace(at, stateDir.size(), "<state>");
+  return json::parse(text);
+}
+
+}  // namespace
+
+TEST_F(HeartbeatOnSlurm, ACycleThroughSlurmReachesTheLocalVerdictWithTheSameComplianceReport) {
+  // Both engines measure latency on this shared machine, which other work
+  // may load: a load generator that falls behind (invalid run) would make
+  // either cycle inconclusive for reasons that are not the engine's. The
+  // comparison is of engines, so both tolerate a late generator. The
+  // serving layout is named: "auto" is a timed choice on one machine and
+  // contiguous in a shard (docs/outcomes.md).
+  const std::string lenient = "[latency]\nmax_issue_delay_ms = 1000.0\n[runtime]\nlayout = \"contiguous\"\n";
+  Scenario local(lenient);
+  Scenario slurm(lenient + "[engine]\nkind = \"slurm\"\nshards = 2\n");
+  Cycle l = local.run("same-1");
+  Cycle s = slurm.run("same-1");
+  ASSERT_EQ(l.rc, 0) << "the local cycle is the reference: GO, as in Heartbeat.GoodCandidateIsDeployed\n"
+                     << explain(l);
+  EXPECT_EQ(s.rc, l.rc) << explain(s);
+  EXPECT_EQ(s.verdict["results"]["verdict"], l.verdict["results"]["verdict"]) << explain(s);
+
+  json lc = local.report("v1_compliance_feed", "same-1"), sc = slurm.report("v1_compliance_feed", "same-1");
+  ASSERT_TRUE(sc.is_object()) << "no compliance report from the Slurm cycle\n" << s.err;
+  EXPECT_EQ(sc["status"], lc["status"]) << sc.dump();
+  EXPECT_EQ(engineFree(sc, slurm.state()).dump(2), engineFree(lc, local.state()).dump(2));
+
+  // The graph: every job ran on this node and completed; two shards merged.
+  json jobs = readJson(slurm.cycleDir("same-1") + "/slurm/jobs.json");
+  ASSERT_TRUE(jobs.is_object()) << s.err;
+  for (const char* key : {"verify-env", "shard-0", "shard-1", "merge", "profile-latency", "check-integration",
+                          "simulate-rollback"}) {
+    ASSERT_TRUE(jobs.contains(key)) << key << " not in " << jobs.dump();
+    EXPECT_EQ(jobState(jobs[key].get<std::string>()), "COMPLETED") << key;
+  }
+  EXPECT_TRUE(fs::exists(slurm.cycleDir("same-1") + "/shards/shard-0-of-2.outcomes"));
+  EXPECT_TRUE(fs::exists(slurm.cycleDir("same-1") + "/shards/shard-1-of-2.outcomes"));
+  EXPECT_EQ(readJson(slurm.cycleDir("same-1") + "/begin.json")["engine"]["kind"], "slurm");
+
+  // Latency on one whole node, which the report names.
+  json lat = slurm.report("v1_latency_feed", "same-1");
+  EXPECT_EQ(lat["results"]["machine"]["node"], shortHost()) << lat["results"]["machine"].dump();
+  EXPECT_EQ(lat["results"]["machine"]["slurm_job_id"], jobs["profile-latency"]) << lat["results"]["machine"].dump();
+  EXPECT_NE(lat["results"]["isolation"].get<std::string>().find("exclusive Slurm job"), std::string::npos);
+  EXPECT_EQ(cvgate::testing::schemaErrors("cvgate.latency",
+                                          slurm.state() + "/feeds/v1_latency_feed/same-1.json"), "");
+  EXPECT_TRUE(local.report("v1_latency_feed", "same-1")["results"]["machine"]["slurm_job_id"].is_null());
+  for (const char* feed : {"v1_baseline_feed", "v1_latency_feed", "v1_integration_feed", "v1_rollback_feed"}) {
+    EXPECT_EQ(slurm.report(feed, "same-1")["status"], local.report(feed, "same-1")["status"]) << feed;
+  }
+  EXPECT_NE(s.err.find("cycle same-1: GO (exit 0)"), std::string::npos) << s.err;
+}
+
+TEST_F(HeartbeatOnSlurm, AFailedJobAndACancelledJobAreErrorReportsAndTheCyclePauses) {
+  Scenario s("[engine]\nkind = \"slurm\"\nshards = 2\n");
+  // verify-env fails as a tool does; shard 1 of eval-compliance hangs until
+  // the test cancels its job, as an operator or a pre-emption would.
+  std::string bin = s.binWith("verify-env",
+                              "#!/bin/sh\ncase \" $* \" in *\" --record \"*) exec " + kBin + "/verify-env \"$@\";; esac\n"
+                              "echo 'verify-env: error: injected failure' >&2\nexit 3\n");
+  fs::remove(bin + "/eval-compliance");
+  std::ofstream(bin + "/eval-compliance") << "#!/bin/sh\ncase \" $* \" in *\" --shard 1/2 \"*) exec sleep 600;; esac\n"
+                                             "exec " + kBin + "/eval-compliance \"$@\"\n";
+  fs::permissions(bin + "/eval-compliance", fs::perms::owner_all);
+
+  Cycle c;
+  std::thread cycle([&] { c = s.run("fail-1", bin); });
+  const std::string jobsFile = s.cycleDir("fail-1") + "/slurm/jobs.json";
+  std::string shard1;
+  bool running = waitFor([&] {
+    json jobs = readJson(jobsFile);
+    if (!jobs.is_object() || !jobs.contains("shard-1")) return false;
+    shard1 = jobs["shard-1"].get<std::string>();
+    return jobState(shard1) == "RUNNING";
+  }, 300);
+  if (running) runCommand("scancel " + shard1, s.scratch());
+  cycle.join();
+  ASSERT_TRUE(running) << "shard 1's job never ran\n" << explain(c);
+
+  ASSERT_EQ(c.rc, 10) << explain(c);
+  EXPECT_EQ(c.verdict["results"]["verdict"], "PAUSE") << explain(c);
+  json comp = s.report("v1_compliance_feed", "fail-1");
+  EXPECT_EQ(comp["status"], "error") << comp.dump();
+  EXPECT_NE(comp.value("error", "").find("eval-compliance shard 1/2 did not finish: Slurm job " + shard1 +
+                                         " was cancelled"),
+            std::string::npos)
+      << comp.dump();
+  json env = s.report("v1_baseline_feed", "fail-1");
+  EXPECT_EQ(env["status"], "error") << env.dump();
+  EXPECT_NE(env.value("error", "").find("verify-env failed (exit 3): verify-env: error: injected failure"),
+            std::string::npos)
+      << env.dump();
+  // The merge never ran (afterok); the rest of the graph did.
+  json jobs = readJson(jobsFile);
+  EXPECT_EQ(jobState(jobs["merge"].get<std::string>()), "CANCELLED");
+  EXPECT_NE(s.report("v1_latency_feed", "fail-1")["status"], "error");
+  EXPECT_TRUE(s.report("v1_rollback_feed", "fail-1").is_object());
+  // The verdict says why, and production is untouched.
+  EXPECT_NE(c.verdict.dump().find("shard 1/2"), std::string::npos) << c.verdict.dump();
+  json st = readJson(s.state() + "/registry/state.json");
+  EXPECT_EQ(st["current"]["sha256"], sh("sha256sum " + kV1 + " | cut -d' ' -f1", s.scratch()));
+}
+
+TEST_F(HeartbeatOnSlurm, StoppingTheHeartbeatCancelsItsJobs) {
+  Scenario s("[engine]\nkind = \"slurm\"\nshards = 2\n");
+  const std::string errFile = s.path("stop-1.stderr");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec env " + s.command("stop-1", kBin) + " >/dev/null 2>" + errFile).c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const std::string jobsFile = s.cycleDir("stop-1") + "/slurm/jobs.json";
+  json jobs;
+  bool submitted = waitFor([&] {
+    jobs = readJson(jobsFile);
+    return jobs.is_object() && jobState(jobs["verify-env"].get<std::string>()) == "RUNNING";
+  }, 300);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(submitted) << slurp(errFile);
+  EXPECT_EQ(cvgate::testing::exitCode(status), 143) << slurp(errFile);
+  std::string err = slurp(errFile);
+  EXPECT_NE(err.find("stopped by SIGTERM"), std::string::npos) << err;
+
+  std::string list;
+  for (const auto& [key, id] : jobs.items()) list += (list.empty() ? "" : ",") + id.get<std::string>();
+  EXPECT_TRUE(waitFor([&] { return liveJobs(list).empty(); }, 60))
+      << "still in squeue after the heartbeat stopped: " << liveJobs(list);
+  // verify-env may just have finished; the jobs after it never started.
+  for (const auto& [key, id] : jobs.items()) {
+    std::string st = jobState(id.get<std::string>());
+    if (key == "verify-env") EXPECT_TRUE(st == "CANCELLED" || st == "COMPLETED") << key << " " << st;
+    else EXPECT_EQ(st, "CANCELLED") << key;
+  }
+  EXPECT_FALSE(fs::exists(s.state() + "/heartbeat.owner"));
+  EXPECT_EQ(readJson(s.cycleDir("stop-1") + "/end.json")["exit_code"], 143);
+}
