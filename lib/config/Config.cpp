@@ -415,11 +415,15 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
      .get("max_model_mb", modelMb).require("max_model_mb", modelMb >= 1 && modelMb <= 1 << 20, "MiB in 1..1048576")
      .get("model_timeout_s", l.modelTimeoutS).require("model_timeout_s", l.modelTimeoutS > 0 && l.modelTimeoutS <= 86400, "seconds in (0, 86400]");
     s.finish();
-    l.maxFileBytes = static_cast<std::uint64_t>(fileMb * (1 << 20));
-    l.maxJsonBytes = static_cast<std::uint64_t>(jsonMb * (1 << 20));
-    l.maxImagePixels = static_cast<std::uint64_t>(mpx * (1 << 20));
-    l.maxDataBytes = static_cast<std::uint64_t>(dataGb * (1ull << 30));
-    l.maxModelBytes = static_cast<std::uint64_t>(modelMb * (1 << 20));
+    // Only values the checks above accepted are converted: a refused one
+    // (negative, say) has no unsigned value, and converting it is undefined.
+    if (!err) {
+      l.maxFileBytes = static_cast<std::uint64_t>(fileMb * (1 << 20));
+      l.maxJsonBytes = static_cast<std::uint64_t>(jsonMb * (1 << 20));
+      l.maxImagePixels = static_cast<std::uint64_t>(mpx * (1 << 20));
+      l.maxDataBytes = static_cast<std::uint64_t>(dataGb * (1ull << 30));
+      l.maxModelBytes = static_cast<std::uint64_t>(modelMb * (1 << 20));
+    }
   }
   if (err) return *err;
   if (const char* env = std::getenv("CVGATE_STATE_DIR"); env && *env) c.stateDir = env;
