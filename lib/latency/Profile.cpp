@@ -471,7 +471,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   json subjectsJson = json::object();
   json traceEvents = json::array();
   std::map<std::string, Measured> measured;
-  json searchesStopped = json::array();
+  std::vector<std::string> searchesStopped;  ///< roles whose throughput search the budget ended
   for (std::size_t k = 0; k < subjects.size(); ++k) {
     auto& [role, model] = subjects[k];
     RssSampler rss(50.0);
@@ -892,11 +892,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                       ? "finished within the time budget of " + fmtNum(budgetS, 0) + " s (used " + fmtNum(usedS, 0) + " s)"
                       : "the time budget of " + fmtNum(budgetS, 0) + " s stopped " +
                             (searchesStopped.empty() ? std::string("the sweep")
-                                                     : "the throughput search of " + join([&] {
-                                                         std::vector<std::string> v;
-                                                         for (const auto& r : searchesStopped) v.push_back(r.get<std::string>());
-                                                         return v;
-                                                       }(), " and ") + (sweepStopped ? " and the sweep" : "")) +
+                                                     : "the throughput search of " + join(searchesStopped, " and ") +
+                                                           (sweepStopped ? " and the sweep" : "")) +
                             " (used " + fmtNum(usedS, 0) + " s); raise [latency] time_budget_s or the step's timeout"}};
   if (!searchesStopped.empty() || sweepStopped) spdlog::warn("{}", res["time_budget"]["message"].get<std::string>());
   return rep;

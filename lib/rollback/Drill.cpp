@@ -571,10 +571,8 @@ Expected<Report> runDrill(const ToolContext& ctx, const DrillOptions& opts) {
   // more would settle it), never a guess.
   const double budgetS = cfg.rollback.timeBudgetS > 0 ? cfg.rollback.timeBudgetS
                                                       : 0.8 * cfg.heartbeat.simulateRollbackTimeoutS;
-  const auto tDrills = std::chrono::steady_clock::now();
-  auto secondsSinceDrills = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - tDrills).count();
-  };
+  const auto tDrills = Clock::now();
+  auto secondsSinceDrills = [&] { return msSince(tDrills) / 1000.0; };
   double slowestDrillS = 0;
   bool stoppedByTime = false;
   std::vector<RunResult> runs;
