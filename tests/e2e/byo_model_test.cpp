@@ -125,7 +125,9 @@ TEST(BringYourOwnModel, ResNet18FromStageThroughACycleADrillAndARollback) {
   EXPECT_TRUE(fs::exists(t.file("state/env.lock.json"))) << hb.err;
   const json env = readJson(t.file("state/feeds/v1_baseline_feed/" + cycle + ".json"));
   for (const auto& c : env["checks"])
-    if (c["id"] == "env.lock") EXPECT_EQ(c["status"], "pass") << c.dump();
+    if (c["id"] == "env.lock") {
+      EXPECT_EQ(c["status"], "pass") << c.dump();
+    }
   const json comp = readJson(t.file("state/feeds/v1_compliance_feed/" + cycle + ".json"));
   EXPECT_EQ(comp["results"]["uplift"]["uplift"], 0.0);
   EXPECT_EQ(comp["results"]["budget"]["stopped_by"], "none");

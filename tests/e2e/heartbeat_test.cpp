@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "CycleConfig.h"
 #include "TempDir.h"
 #include "ToolRun.h"
 #include "common/Fs.h"
@@ -42,16 +43,7 @@ struct Cycle {
 class Scenario {
  public:
   explicit Scenario(std::string extraToml = "", std::string candidate = kV2, std::string current = kV1) {
-    std::ofstream(t_.file("cvgate.toml"))
-        << "state_dir = \"" << t_.file("state") << "\"\n"
-        << "[models]\ncurrent = \"" << current << "\"\ncandidate = \"" << candidate << "\"\n"
-        << "[dataset]\nimages = \"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\"\n"
-        << "labels = \"/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\"\nlimit = 3000\n"
-        << "[golden]\ncount = 32\n"
-        << "[compliance]\nthreshold = 0.7\nbootstrap_resamples = 1000\n"
-        << "[rollback]\ndrill_repeats = 60\n"
-        << "[integration]\nbehaviour_samples = 256\n"
-        << extraToml;
+    cvgate::testing::writeCycleConfig(t_.file("cvgate.toml"), t_.file("state"), current, candidate, extraToml);
   }
   std::string config() const { return t_.file("cvgate.toml"); }
   std::string state() const { return t_.file("state"); }

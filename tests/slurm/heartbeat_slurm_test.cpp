@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "CycleConfig.h"
 #include "TempDir.h"
 #include "ToolRun.h"
 #include "compliance/Outcomes.h"
@@ -60,21 +61,12 @@ struct Cycle {
   json verdict;     ///< the cycle's verdict report (null if none)
 };
 
-/// A state directory and a config, as tests/e2e/heartbeat_test.cpp makes
-/// them, plus `engineToml`; cycles run with the built tools or `binDir`.
+/// A state directory and the whole-cycle config (CycleConfig.h) plus
+/// `engineToml`; cycles run with the built tools or `binDir`.
 class Scenario {
  public:
   explicit Scenario(const std::string& engineToml, const std::string& candidate = kV2) {
-    std::ofstream(t_.file("cvgate.toml"))
-        << "state_dir = \"" << t_.file("state") << "\"\n"
-        << "[models]\ncurrent = \"" << kV1 << "\"\ncandidate = \"" << candidate << "\"\n"
-        << "[dataset]\nimages = \"/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\"\n"
-        << "labels = \"/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\"\nlimit = 3000\n"
-        << "[golden]\ncount = 32\n"
-        << "[compliance]\nthreshold = 0.7\nbootstrap_resamples = 1000\n"
-        << "[rollback]\ndrill_repeats = 60\n"
-        << "[integration]\nbehaviour_samples = 256\n"
-        << engineToml;
+    cvgate::testing::writeCycleConfig(t_.file("cvgate.toml"), t_.file("state"), kV1, candidate, engineToml);
   }
   std::string config() const { return t_.file("cvgate.toml"); }
   std::string state() const { return t_.file("state"); }
