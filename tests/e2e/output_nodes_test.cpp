@@ -75,6 +75,7 @@ class OutputNodes : public ::testing::Test {
         {"verify-env", models, "--out"},
         {"eval-compliance", models, "--out"},
         {"eval-compliance", models, "--html"},
+        {"eval-compliance", models + " --shard 0/1", "--outcomes-out"},
         {"profile-latency", models, "--out"},
         {"profile-latency", models, "--chrome-trace"},
         {"check-integration", models, "--out"},

@@ -1,5 +1,6 @@
 // profile-latency: latency, throughput and memory of the current and
 // candidate models under load, and optimisation patches.
+#include <filesystem>
 #include <iostream>
 
 #include "common/Cli.h"
@@ -70,6 +71,14 @@ int main(int argc, char** argv) {
     if (app.count("--intra-op-threads")) o.intraOpThreads = intraOp;
     if (app.count("--inter-op-threads")) o.interOpThreads = interOp;
     if (noProfile) o.profileOperators = false;
+    if (!o.patchOut.empty()) {
+      // Refused before minutes of sweeping, not when the patch is written.
+      std::error_code ec;
+      const auto st = std::filesystem::status(o.patchOut, ec);
+      if (std::filesystem::exists(st) && !std::filesystem::is_directory(st))
+        return badInput("--patch-out '" + o.patchOut +
+                        "': expected a directory (the sweep writes <DIR>/<subject>/patch.toml), found another kind of file");
+    }
     CVGATE_TRY_ASSIGN(ctx, openToolContext(tool, common));
     CVGATE_TRY_ASSIGN(rep, latency::profileLatency(ctx, o));
     return finishReport(ctx, rep);
