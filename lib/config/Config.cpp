@@ -176,9 +176,21 @@ std::string sbatchOptionProblem(const std::string& o) {
   return "";
 }
 
+Expected<Config> parseConfigText(const std::string& text, const std::string& path);
+
 }  // namespace
 
 Expected<Config> parseConfig(const std::string& text, const std::string& path) {
+  // Every refusal is one line: a quoted TOML key or value can hold a newline
+  // (an escaped "\n" in "key\nname" = 1), and messages quote keys and values.
+  auto c = parseConfigText(text, path);
+  if (!c.ok()) return Error(oneLine(c.error().message()), c.error().kind());
+  return c;
+}
+
+namespace {
+
+Expected<Config> parseConfigText(const std::string& text, const std::string& path) {
   toml::table root;
   try {
     root = toml::parse(text, path);
@@ -429,6 +441,8 @@ Expected<Config> parseConfig(const std::string& text, const std::string& path) {
   if (const char* env = std::getenv("CVGATE_STATE_DIR"); env && *env) c.stateDir = env;
   return c;
 }
+
+}  // namespace
 
 Expected<Config> loadConfig(const std::string& path) {
   // The config is read under a fixed cap: [limits] is in it.

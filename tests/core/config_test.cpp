@@ -61,6 +61,17 @@ TEST(Config, ASyntaxErrorQuotingANewlineIsOneLine) {
   EXPECT_NE(c.error().message().find("\\n"), std::string::npos) << c.error().message();
 }
 
+TEST(Config, AnUnknownQuotedKeyHoldingANewlineIsOneLine) {
+  // Found by the config fuzzer: "ldenan\nv"="" at the top level and in a section.
+  for (const std::string text : {"\"ldenan\\nv\"=\"\"\n", "[latency]\n\"dur\\nation\" = 1\n"}) {
+    auto c = parseConfig(text, "c.toml");
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_EQ(c.error().message().find('\n'), std::string::npos) << c.error().message();
+    EXPECT_NE(c.error().message().find("unknown key"), std::string::npos) << c.error().message();
+    EXPECT_NE(c.error().message().find("\\n"), std::string::npos) << c.error().message();
+  }
+}
+
 TEST(Config, UnknownSectionSuggests) {
   auto c = parseConfig("[objectivs]\n", "c.toml");
   ASSERT_FALSE(c.ok());
