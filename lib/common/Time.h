@@ -1,10 +1,19 @@
-// Wall-clock formatting and cycle ids.
+// Wall-clock formatting, cycle ids, and elapsed time on the steady clock.
 #pragma once
 
 #include <chrono>
 #include <string>
 
 namespace cvgate {
+
+/// Milliseconds and seconds of the steady clock since `t0` (durations measured
+/// in-process: immune to wall-clock steps).
+inline double msSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+inline double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 /// "2026-11-25T21:00:01Z" (UTC, second resolution).
 std::string isoUtc(std::chrono::system_clock::time_point t);

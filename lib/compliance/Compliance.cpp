@@ -16,6 +16,7 @@
 #include "common/Version.h"
 #include "common/Json.h"
 #include "common/Strings.h"
+#include "common/Time.h"
 #include "compliance/Metrics.h"
 #include "compliance/Outcomes.h"
 #include "registry/Registry.h"
@@ -32,10 +33,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double msSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 /// "T-shirt/top" and "t_shirt_top" are the same class name for ImageFolder,
 /// whose directory names cannot hold a '/'.

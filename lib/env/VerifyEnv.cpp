@@ -27,10 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double msSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
 std::string shortSha(const std::string& s) { return s.size() > 12 ? s.substr(0, 12) + "…" : s; }
 
 /// A short rendering of a part's value for a one-line message.

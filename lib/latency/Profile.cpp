@@ -23,6 +23,7 @@
 #include "common/Json.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
+#include "common/Time.h"
 #include "latency/LoadGen.h"
 #include "latency/ModelSut.h"
 #include "latency/Summary.h"
@@ -66,10 +67,6 @@ struct Measured {
 };
 
 using SteadyClock = std::chrono::steady_clock;
-
-double secondsSince(SteadyClock::time_point t0) {
-  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
-}
 
 /// The search settings with a deadline: a run fits when its requests at its
 /// rate, plus one request deadline (a saturated run sheds the rest, so it

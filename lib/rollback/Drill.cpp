@@ -46,10 +46,6 @@ const std::vector<std::string>& drillSteps() {
 
 namespace {
 
-double msSince(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
 std::string shortSha(const std::string& s) { return s.substr(0, 12); }
 std::string describe(const Entry& e) { return e.name + " " + e.version + " (" + shortSha(e.sha256) + ")"; }
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/Fs.h"
+#include "common/Time.h"
 #include "common/Limits.h"
 #include "common/Watchdog.h"
 #include "common/Sha256.h"
@@ -20,10 +21,6 @@ namespace cvgate {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-static double msSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 Status applyThreadSettings(const ThreadSettings& t) {
   static std::mutex mu;
