@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <csignal>
 
@@ -99,6 +100,26 @@ TEST(AtomicWrite, ReplacesWholeAndLeavesNoTempFiles) {
     ++files;
   }
   EXPECT_EQ(files, 1);
+}
+
+TEST(AtomicWrite, ANodeInPlaceOfAStateFileIsAnErrorNamingItAndStaysAsItWas) {
+  TempDir t;
+  const std::string target = t.file("elsewhere.json");
+  ASSERT_TRUE(atomicWriteFile(target, "keep").ok());
+  const std::string link = t.file("link.json"), fifo = t.file("fifo.json"), dir = t.file("dir.json");
+  std::filesystem::create_symlink(target, link);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::filesystem::create_directory(dir);
+  for (const std::string& p : {link, fifo, dir}) {
+    auto st = atomicWriteFile(p, "new");
+    ASSERT_FALSE(st.ok()) << p;
+    EXPECT_NE(st.error().message().find("'" + p + "'"), std::string::npos) << st.error().message();
+    EXPECT_NE(st.error().message().find("where cvgate keeps a state file"), std::string::npos) << st.error().message();
+  }
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_EQ(*readFile(target), "keep");
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  EXPECT_TRUE(std::filesystem::is_directory(dir));
 }
 
 TEST(AtomicWrite, FailureLeavesTheOldFileAndNoTemp) {
