@@ -30,7 +30,11 @@ inside=$(p95_of "$work/state/feeds/v1_latency_feed/bench-1.json")
 "$bin/profile-latency" --config "$src/configs/cvgate.toml" --state-dir "$work/state" -q \
   --candidate "$src/models/fashion-cnn-v2.pt" -o "$work/alone.json" >/dev/null 2>&1
 alone=$(p95_of "$work/alone.json")
-awk -v a="$inside" -v b="$alone" 'BEGIN{r=a/b; printf "V2 P95 at the operating point: %.2f ms in the cycle, %.2f ms alone: ratio %.2f (%s)\n", a, b, r, (r>=0.75 && r<=1.25) ? "within 25 %" : "OUTSIDE 25 %"}'
+if [[ $inside =~ ^[0-9.eE+-]+$ && $alone =~ ^[0-9.eE+-]+$ ]]; then
+  awk -v a="$inside" -v b="$alone" 'BEGIN{r=a/b; printf "V2 P95 at the operating point: %.2f ms in the cycle, %.2f ms alone: ratio %.2f (%s)\n", a, b, r, (r>=0.75 && r<=1.25) ? "within 25 %" : "OUTSIDE 25 %"}'
+else
+  echo "V2 P95 at the operating point: not measured (in the cycle: '${inside:-no report}', alone: '${alone:-no report}')"
+fi
 
 echo "== verify-env on the defaults, lock recorded (target < 5 s)"
 "$bin/verify-env" --config "$src/configs/cvgate.toml" --state-dir "$work/state" --record >/dev/null 2>&1

@@ -1,5 +1,7 @@
 // verdict-sim: the verdict simulation with enough trials for the README's
-// figures. Usage: verdict-sim [MONTHS] [TRIALS]. Prints one line per figure.
+// figures. Usage: verdict-sim [MONTHS] [TRIALS] [CANDIDATE_TRIALS] (the last
+// defaults to TRIALS). Prints one line per figure.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +16,7 @@ using namespace cvgate::verdictsim;
 int main(int argc, char** argv) {
   const int months = argc > 1 ? std::atoi(argv[1]) : 200;
   const int trials = argc > 2 ? std::atoi(argv[2]) : 400;
+  const int candidateTrials = argc > 3 ? std::atoi(argv[3]) : trials;
   const Settings s = defaultSettings();
   const double conf = s.decision.breachConfidence;
   std::mt19937_64 rng(20261130);
@@ -31,6 +34,11 @@ int main(int argc, char** argv) {
   for (double p : {p95, err, comp}) none *= 1 - probRunWithin(p, s.decision.consecutiveFailsForRollback, s.cyclesPerMonth);
   std::printf("exact: per-cycle breach at the objective: p95 %.2e, latency errors %.2e, compliance errors %.2e; "
               "false ROLLBACK per month %.2e (target < 1e-2)\n", p95, err, comp, 1 - none);
+  std::printf("exact: a candidate with its error rate at the objective passes that gate with probability %.2e in "
+              "the latency run and %.2e in the evaluation (alpha %.0f %%)\n",
+              passProbability(s.latencyRequests, s.objectives.maxErrorRate, s.objectives.maxErrorRate, s.objectives.confidence),
+              passProbability(s.complianceN, s.objectives.maxErrorRate, s.objectives.maxErrorRate, s.objectives.confidence),
+              100 * (1 - s.objectives.confidence));
   std::printf("exact: old rule (1 cycle at 95 %%, 800 requests, true error rate 0.9 %%): P(ROLLBACK) per day %.3f\n",
               probRunWithin(breachProbability(800, 0.009, 0.01, 0.95), 1, 24));
 
@@ -75,10 +83,10 @@ int main(int argc, char** argv) {
   CandidateTruth good;
   for (const CandidateTruth& c : candidatesAtObjectives(good, s)) {
     int go = 0;
-    for (int i = 0; i < trials; ++i) go += candidateGoes(c, cs, rng) ? 1 : 0;
-    const auto k = ci(go, trials);
+    for (int i = 0; i < candidateTrials; ++i) go += candidateGoes(c, cs, rng) ? 1 : 0;
+    const auto k = ci(go, candidateTrials);
     std::printf("monte carlo: candidate with %s: GO in %d of %d (%.1f %%, 95 %% CI %.1f-%.1f %%; alpha %.0f %%)\n",
-                c.name.c_str(), go, trials, 100.0 * go / trials, 100 * k.lo, 100 * k.hi,
+                c.name.c_str(), go, candidateTrials, 100.0 * go / std::max(candidateTrials, 1), 100 * k.lo, 100 * k.hi,
                 100 * (1 - s.objectives.confidence));
   }
   return 0;

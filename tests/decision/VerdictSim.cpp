@@ -268,6 +268,15 @@ double breachProbability(std::size_t n, double rate, double bound, double confid
   return bm::cdf(bm::complement(b, static_cast<double>(c - 1)));
 }
 
+double passProbability(std::size_t n, double rate, double bound, double confidence) {
+  // The largest count whose one-sided upper bound is below `bound` (none: 0).
+  std::size_t c = 0;
+  while (c <= n && stats::clopperPearsonUpper(c, n, confidence) < bound) ++c;
+  if (c == 0) return 0.0;
+  const bm::binomial_distribution<double> b(static_cast<double>(n), rate);
+  return bm::cdf(b, static_cast<double>(c - 1));
+}
+
 std::vector<CandidateTruth> candidatesAtObjectives(const CandidateTruth& good, const Settings& s) {
   std::vector<CandidateTruth> out(3, good);
   out[0].p95Ms = s.objectives.p95LatencyMs;

@@ -76,4 +76,9 @@ double probRunWithin(double p, int k, int m);
 /// (one-sided Clopper-Pearson lower bound at `confidence` above `bound`).
 double breachProbability(std::size_t n, double rate, double bound, double confidence);
 
+/// Exact probability that a candidate's binomial gate passes (one-sided
+/// Clopper-Pearson upper bound at `confidence` below `bound`) for a count of
+/// n at true rate `rate`: at rate == bound, the gate's false-GO rate.
+double passProbability(std::size_t n, double rate, double bound, double confidence);
+
 }  // namespace cvgate::verdictsim

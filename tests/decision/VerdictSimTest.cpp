@@ -95,3 +95,18 @@ TEST(VerdictSim, ACandidateExactlyAtAnObjectiveRarelyGoes) {
     EXPECT_LE(go, 8) << c.name << ": " << go << " of " << trials << " went";
   }
 }
+
+TEST(VerdictSim, ExactFalseGoOfTheErrorRateGatesIsAtMostAlpha) {
+  const Settings s = defaultSettings();
+  const double alpha = 1 - s.objectives.confidence, bound = s.objectives.maxErrorRate;
+  for (std::size_t n : {s.latencyRequests, s.complianceN, std::size_t{800}, std::size_t{20000}}) {
+    const double p = passProbability(n, bound, bound, s.objectives.confidence);
+    EXPECT_LE(p, alpha) << n;
+    EXPECT_GT(p, alpha / 3) << n << ": the gate is far more conservative than its confidence says";
+  }
+  // 2,000 requests at the objective: GO only with at most 12 errors (the
+  // upper bound at 12 is 0.97 %, at 13 it is 1.03 %), P(X <= 12) = 3.83 %.
+  EXPECT_NEAR(passProbability(2000, 0.01, 0.01, 0.95), 0.0383, 0.0005);
+  // A candidate well inside the objective passes almost surely.
+  EXPECT_GT(passProbability(2000, 0.002, 0.01, 0.95), 0.99);
+}
