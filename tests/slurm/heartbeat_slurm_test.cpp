@@ -427,12 +427,15 @@ TEST_F(HeartbeatOnSlurm, JobsSlurmEndsAndAGraphPastItsBudgetAreErrorReportsAndTh
       << envReport.dump();
   json latReport = ends.report("v1_latency_feed", "ends-1");
   EXPECT_EQ(latReport["status"], "error") << latReport.dump();
-  EXPECT_NE(latReport.value("error", "").find("profile-latency did not finish: Slurm job " + lat + " ended PREEMPTED"),
+  EXPECT_NE(latReport.value("error", "").find("profile-latency did not finish: Slurm job " + lat + " was pre-empted"),
             std::string::npos)
+      << latReport.dump();
+  EXPECT_NE(latReport.value("error", "").find("by a higher-priority job (PREEMPTED)"), std::string::npos)
       << latReport.dump();
   json intReport = ends.report("v1_integration_feed", "ends-1");
   EXPECT_EQ(intReport["status"], "error") << intReport.dump();
-  EXPECT_NE(intReport.value("error", "").find("check-integration did not finish: Slurm job " + integ + " ended NODE_FAIL"),
+  EXPECT_NE(intReport.value("error", "").find("check-integration did not finish: Slurm job " + integ + "'s node " + node +
+                                             " failed (NODE_FAIL)"),
             std::string::npos)
       << intReport.dump();
   // The jobs that Slurm left alone did their steps.
@@ -441,7 +444,7 @@ TEST_F(HeartbeatOnSlurm, JobsSlurmEndsAndAGraphPastItsBudgetAreErrorReportsAndTh
   EXPECT_EQ(jobState(job(jobsA, "simulate-rollback")), "COMPLETED");
   EXPECT_NE(ends.report("v1_rollback_feed", "ends-1")["status"], "error") << ends.report("v1_rollback_feed", "ends-1");
   EXPECT_EQ(jobState(high), "COMPLETED");
-  for (const char* why : {"reached its time limit", "ended PREEMPTED", "ended NODE_FAIL"})
+  for (const char* why : {"reached its time limit", "by a higher-priority job (PREEMPTED)", "failed (NODE_FAIL)"})
     EXPECT_NE(a.verdict.dump().find(why), std::string::npos) << why << " not in the verdict " << a.verdict.dump();
 
   // budget-1: PAUSE, every step's error report says the budget ran out.
