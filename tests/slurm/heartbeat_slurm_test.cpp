@@ -4,9 +4,9 @@
 // verdict on the same inputs, with the same compliance checks and results; a
 // failed job and a cancelled job become error reports and the cycle PAUSEs;
 // so do jobs that Slurm ends on its own (time limit, pre-emption, a node
-// lost) and a graph that never starts within the cycle's budget; stopping
-// the heartbeat cancels its jobs. Skipped, saying so, only when the Slurm or
-// munge binaries are absent.
+// lost) and a graph whose jobs wait for a node longer than [engine]
+// queue_wait_s; stopping the heartbeat cancels its jobs. Skipped, saying so,
+// only when the Slurm or munge binaries are absent.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -330,9 +330,8 @@ TEST_F(HeartbeatOnSlurm, StoppingTheHeartbeatCancelsItsJobs) {
   EXPECT_EQ(readJson(s.cycleDir("stop-1") + "/end.json")["exit_code"], 143);
 }
 
-TEST_F(HeartbeatOnSlurm, JobsSlurmEndsAndAGraphPastItsBudgetAreErrorReportsAndTheCyclesPause) {
-  // Two cycles side by side on the cluster, so that the budget's minutes
-  // are spent while the other cycle runs.
+TEST_F(HeartbeatOnSlurm, JobsSlurmEndsAndAGraphStuckInTheQueueAreErrorReportsAndTheCyclesPause) {
+  // Two cycles side by side on the cluster.
   //
   // "ends-1": Slurm ends three of its jobs, each its own way, one after
   // another (on a single node a pre-emption or a lost node ends every job
@@ -350,11 +349,13 @@ TEST_F(HeartbeatOnSlurm, JobsSlurmEndsAndAGraphPastItsBudgetAreErrorReportsAndTh
   //    sets the node down while it runs, and back.
   // eval-compliance (2 shards, merge) and simulate-rollback run for real.
   //
-  // "budget-1": its jobs go to the "closed" partition (State=DOWN) and never
-  // start. With every step timeout at 1 s (the least: 2-min limits, six of
-  // them counted, the shards' twice) and queue_wait_s = 5, the budget is
-  // 725 s; then the heartbeat cancels the graph, the shards' array among it
-  // while none of its tasks has started.
+  // "queue-1": its jobs go to the "closed" partition (State=DOWN) and never
+  // start: verify-env and the shards pend for a node (PartitionDown), the
+  // rest for them (Dependency). With queue_wait_s = 20, once none of its
+  // jobs has run for 20 s the heartbeat cancels the graph, the shards' array
+  // among it while none of its tasks has started. (The other way a graph is
+  // cancelled, past its budget of the jobs' time limits plus queue_wait_s,
+  // takes 12 min at the least: six 2-min limits. It is not run here.)
   Scenario ends("[runtime]\nintra_op_threads = 1\n[heartbeat]\nverify_env_timeout_s = 30\n"
                 "[engine]\nkind = \"slurm\"\nshards = 2\n");
   std::string bin = ends.binWith(
@@ -363,15 +364,13 @@ TEST_F(HeartbeatOnSlurm, JobsSlurmEndsAndAGraphPastItsBudgetAreErrorReportsAndTh
                       "exit 99; }\nkill -STOP $PPID\nexec sleep 600\n"},
        {"profile-latency", "#!/bin/sh\nexec sleep 600\n"},
        {"check-integration", "#!/bin/sh\nexec sleep 600\n"}});
-  Scenario budget("[heartbeat]\nverify_env_timeout_s = 1\nprofile_latency_timeout_s = 1\n"
-                  "eval_compliance_timeout_s = 1\ncheck_integration_timeout_s = 1\nsimulate_rollback_timeout_s = 1\n"
-                  "[engine]\nkind = \"slurm\"\npartition = \"closed\"\nshards = 2\nqueue_wait_s = 5\n");
+  Scenario queued("[engine]\nkind = \"slurm\"\npartition = \"closed\"\nshards = 2\nqueue_wait_s = 20\n");
 
   Cycle a, b;
-  std::thread budgetCycle([&] { b = budget.run("budget-1"); });
+  std::thread queuedCycle([&] { b = queued.run("queue-1"); });
   std::thread endsCycle([&] { a = ends.run("ends-1", bin); });
   const std::string jobsA = ends.cycleDir("ends-1") + "/slurm/jobs.json";
-  const std::string jobsB = budget.cycleDir("budget-1") + "/slurm/jobs.json";
+  const std::string jobsB = queued.cycleDir("queue-1") + "/slurm/jobs.json";
   auto job = [](const std::string& jobsFile, const char* key) {
     json jobs = readJson(jobsFile);
     return jobs.is_object() && jobs.contains(key) ? jobs[key].get<std::string>() : std::string();
@@ -413,7 +412,7 @@ TEST_F(HeartbeatOnSlurm, JobsSlurmEndsAndAGraphPastItsBudgetAreErrorReportsAndTh
     cancelAll(jobsB);
   }
   endsCycle.join();
-  budgetCycle.join();
+  queuedCycle.join();
   ASSERT_TRUE(stage.empty()) << stage << "\n" << explain(a);
   EXPECT_TRUE(nodeBack) << "node " << node << ": " << nodeState();
 
@@ -447,28 +446,39 @@ TEST_F(HeartbeatOnSlurm, JobsSlurmEndsAndAGraphPastItsBudgetAreErrorReportsAndTh
   for (const char* why : {"reached its time limit", "by a higher-priority job (PREEMPTED)", "failed (NODE_FAIL)"})
     EXPECT_NE(a.verdict.dump().find(why), std::string::npos) << why << " not in the verdict " << a.verdict.dump();
 
-  // budget-1: PAUSE, every step's error report says the budget ran out.
+  // queue-1: cancelled 20 s after its submission, not at its budget; PAUSE,
+  // every step's error report says why.
   ASSERT_EQ(b.rc, 10) << explain(b);
   EXPECT_EQ(b.verdict["results"]["verdict"], "PAUSE") << explain(b);
-  EXPECT_NE(b.err.find("did not finish within 725 s"), std::string::npos) << b.err;
-  for (const char* feed : {"v1_baseline_feed", "v1_compliance_feed", "v1_latency_feed", "v1_integration_feed",
-                           "v1_rollback_feed"}) {
-    json r = budget.report(feed, "budget-1");
+  const std::string stuck = "waited more than [engine] queue_wait_s = 20 s for a node (PartitionDown)";
+  EXPECT_NE(b.err.find("(PartitionDown), more than [engine] queue_wait_s = 20 s: cancelling the graph"), std::string::npos)
+      << b.err;
+  EXPECT_EQ(b.err.find("did not finish within"), std::string::npos) << b.err;
+  int seconds = readJson(queued.cycleDir("queue-1") + "/end.json").value("seconds", -1);
+  EXPECT_GE(seconds, 20) << b.err;
+  EXPECT_LT(seconds, 180) << b.err;
+  const std::string envJob = job(jobsB, "verify-env"), shard0 = job(jobsB, "shard-0");
+  for (const auto& [feed, own] : std::map<std::string, std::string>{
+           {"v1_baseline_feed", "verify-env did not start: Slurm job " + envJob + " " + stuck + "; the graph was cancelled"},
+           {"v1_compliance_feed",
+            "eval-compliance shard 0/2 did not start: Slurm job " + shard0 + " " + stuck + "; the graph was cancelled"},
+           {"v1_latency_feed", "profile-latency did not start: Slurm job " + job(jobsB, "profile-latency")},
+           {"v1_integration_feed", "check-integration did not start: Slurm job " + job(jobsB, "check-integration")},
+           {"v1_rollback_feed", "simulate-rollback did not start: Slurm job " + job(jobsB, "simulate-rollback")}}) {
+    json r = queued.report(feed, "queue-1");
     EXPECT_EQ(r["status"], "error") << feed << " " << r.dump();
-    EXPECT_NE(r.value("error", "").find("did not finish within the cycle's budget of 725 s"), std::string::npos)
-        << feed << " " << r.dump();
+    std::string error = r.value("error", "");
+    EXPECT_NE(error.find(own), std::string::npos) << feed << ": " << own << "\n" << r.dump();
+    EXPECT_NE(error.find(stuck), std::string::npos) << feed << " " << r.dump();
   }
-  EXPECT_NE(budget.report("v1_compliance_feed", "budget-1").value("error", "").find(
-                "eval-compliance shard 0/2 did not finish within the cycle's budget of 725 s"),
-            std::string::npos)
-      << budget.report("v1_compliance_feed", "budget-1").dump();
+  EXPECT_NE(b.verdict.dump().find("queue_wait_s = 20 s"), std::string::npos) << b.verdict.dump();
   EXPECT_EQ(b.err.find("no answer from slurmctld"), std::string::npos) << b.err;
   json jobs = readJson(jobsB);
   ASSERT_TRUE(jobs.is_object()) << b.err;
   for (const auto& [key, id] : jobs.items()) EXPECT_EQ(jobState(id.get<std::string>()), "CANCELLED") << key;
 
   // Both: no job left behind, the cycle lock released, production untouched.
-  for (const auto& [s, jobsFile] : {std::pair<const Scenario*, std::string>{&ends, jobsA}, {&budget, jobsB}}) {
+  for (const auto& [s, jobsFile] : {std::pair<const Scenario*, std::string>{&ends, jobsA}, {&queued, jobsB}}) {
     std::string list;
     json graph = readJson(jobsFile);
     for (const auto& [key, id] : graph.items()) list += (list.empty() ? "" : ",") + id.get<std::string>();
