@@ -159,7 +159,7 @@ struct EngineConfig {
   std::string account;             ///< slurm: sbatch --account; empty: the user's default
   int shards = 1;                  ///< slurm: eval-compliance as a job array of this many shards
   std::vector<std::string> sbatchOptions; ///< slurm: more sbatch options for every job, one option a string
-  int queueWaitS = 1800;           ///< slurm: how long the jobs may wait for nodes, on top of the steps' timeouts
+  int queueWaitS = 1800;           ///< slurm: longest wait for a node with no job of the graph running
 };
 
 struct FeedsConfig {

@@ -178,8 +178,17 @@ KillWait=5
 MessageTimeout=30
 SlurmdTimeout=300
 SchedulerParameters=sched_interval=2
+# Pre-emption by partition: a job in "high" cancels the "debug" jobs in its
+# way (they end PREEMPTED). The heartbeat's jobs run in "debug"; a test
+# submits to "high" to pre-empt one.
+PreemptType=preempt/partition_prio
+PreemptMode=CANCEL
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
+PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP PriorityTier=1
+PartitionName=high Nodes=$node MaxTime=INFINITE State=UP PriorityTier=2
+# Never runs a job: one submitted there waits for ever (a test's graph that
+# cannot start).
+PartitionName=closed Nodes=$node MaxTime=INFINITE State=DOWN PriorityTier=1
 CONF
   : >"$dir/etc/plugstack.conf"
   export SLURM_CONF="$conf"

@@ -3,8 +3,10 @@
 // slurmctld and slurmd): a cycle through Slurm reaches the local engine's
 // verdict on the same inputs, with the same compliance checks and results; a
 // failed job and a cancelled job become error reports and the cycle PAUSEs;
-// stopping the heartbeat cancels its jobs. Skipped, saying so, only when the
-// Slurm or munge binaries are absent.
+// so do jobs that Slurm ends on its own (time limit, pre-emption, a node
+// lost) and a graph whose jobs wait for a node longer than [engine]
+// queue_wait_s; stopping the heartbeat cancels its jobs. Skipped, saying so,
+// only when the Slurm or munge binaries are absent.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -92,12 +95,19 @@ class Scenario {
 
   /// A bin directory with the built tools, `tool` replaced by `script`.
   std::string binWith(const std::string& tool, const std::string& script) const {
-    std::string bin = t_.file("bin-" + tool);
+    return binWith({{tool, script}});
+  }
+  /// A bin directory with the built tools, each tool in `fakes` replaced by its script.
+  std::string binWith(const std::map<std::string, std::string>& fakes) const {
+    std::string bin = t_.file("bin-" + fakes.begin()->first);
     fs::create_directories(bin);
     for (const auto& e : fs::directory_iterator(kBin))
-      if (e.path().filename() != tool) fs::create_symlink(e.path(), bin + "/" + e.path().filename().string());
-    std::ofstream(bin + "/" + tool) << script;
-    fs::permissions(bin + "/" + tool, fs::perms::owner_all);
+      if (!fakes.count(e.path().filename().string()))
+        fs::create_symlink(e.path(), bin + "/" + e.path().filename().string());
+    for (const auto& [tool, script] : fakes) {
+      std::ofstream(bin + "/" + tool) << script;
+      fs::permissions(bin + "/" + tool, fs::perms::owner_all);
+    }
     return bin;
   }
 
@@ -318,4 +328,165 @@ TEST_F(HeartbeatOnSlurm, StoppingTheHeartbeatCancelsItsJobs) {
   }
   EXPECT_FALSE(fs::exists(s.state() + "/heartbeat.owner"));
   EXPECT_EQ(readJson(s.cycleDir("stop-1") + "/end.json")["exit_code"], 143);
+}
+
+TEST_F(HeartbeatOnSlurm, JobsSlurmEndsAndAGraphStuckInTheQueueAreErrorReportsAndTheCyclesPause) {
+  // Two cycles side by side on the cluster.
+  //
+  // "ends-1": Slurm ends three of its jobs, each its own way, one after
+  // another (on a single node a pre-emption or a lost node ends every job
+  // running there):
+  //  - verify-env's job outlives its time limit: TIMEOUT. A tool that is
+  //    merely slow cannot get there: the step's own timeout inside the job
+  //    stops it at least 50 s before Slurm's limit ("timed out after N s",
+  //    the job COMPLETED). So the job hangs outside its tool, as on a hung
+  //    file system: the fake stops the in-job `timeout` that supervises it
+  //    (SIGSTOP). verify_env_timeout_s = 30: a limit of 2 min.
+  //  - then profile-latency's job is pre-empted (PREEMPTED) by a whole-node
+  //    job the test submits to the "high" partition (cluster.sh:
+  //    PriorityTier=2 over the heartbeat's "debug", PreemptMode=CANCEL);
+  //  - then check-integration's job loses its node (NODE_FAIL): the test
+  //    sets the node down while it runs, and back.
+  // eval-compliance (2 shards, merge) and simulate-rollback run for real.
+  //
+  // "queue-1": its jobs go to the "closed" partition (State=DOWN) and never
+  // start: verify-env and the shards pend for a node (PartitionDown), the
+  // rest for them (Dependency). With queue_wait_s = 20, once none of its
+  // jobs has run for 20 s the heartbeat cancels the graph, the shards' array
+  // among it while none of its tasks has started. (The other way a graph is
+  // cancelled, past its budget of the jobs' time limits plus queue_wait_s,
+  // takes 12 min at the least: six 2-min limits. It is not run here.)
+  Scenario ends("[runtime]\nintra_op_threads = 1\n[heartbeat]\nverify_env_timeout_s = 30\n"
+                "[engine]\nkind = \"slurm\"\nshards = 2\n");
+  std::string bin = ends.binWith(
+      {{"verify-env", "#!/bin/sh\ncase \" $* \" in *\" --record \"*) exec " + kBin + "/verify-env \"$@\";; esac\n"
+                      "[ \"$(cat /proc/$PPID/comm)\" = timeout ] || { echo \"verify-env (fake): not run by timeout\" >&2; "
+                      "exit 99; }\nkill -STOP $PPID\nexec sleep 600\n"},
+       {"profile-latency", "#!/bin/sh\nexec sleep 600\n"},
+       {"check-integration", "#!/bin/sh\nexec sleep 600\n"}});
+  Scenario queued("[engine]\nkind = \"slurm\"\npartition = \"closed\"\nshards = 2\nqueue_wait_s = 20\n");
+
+  Cycle a, b;
+  std::thread queuedCycle([&] { b = queued.run("queue-1"); });
+  std::thread endsCycle([&] { a = ends.run("ends-1", bin); });
+  const std::string jobsA = ends.cycleDir("ends-1") + "/slurm/jobs.json";
+  const std::string jobsB = queued.cycleDir("queue-1") + "/slurm/jobs.json";
+  auto job = [](const std::string& jobsFile, const char* key) {
+    json jobs = readJson(jobsFile);
+    return jobs.is_object() && jobs.contains(key) ? jobs[key].get<std::string>() : std::string();
+  };
+  auto cancelAll = [&](const std::string& jobsFile) {
+    json jobs = readJson(jobsFile);
+    if (jobs.is_object())
+      for (const auto& [key, id] : jobs.items()) runCommand("scancel " + id.get<std::string>(), ends.scratch());
+  };
+  const std::string node = shortHost();
+  auto nodeState = [&] { return sh("scontrol -o show node " + node + " | grep -o ' State=[^ ]*' | cut -d= -f2", ends.scratch()); };
+
+  std::string env, lat, integ, high, stage = "verify-env's job never reached TIMEOUT";
+  if (waitFor([&] { env = job(jobsA, "verify-env"); return !env.empty() && jobState(env) == "TIMEOUT"; }, 330)) {
+    stage = "profile-latency's job never ran";
+    if (waitFor([&] { lat = job(jobsA, "profile-latency"); return jobState(lat) == "RUNNING"; }, 180)) {
+      high = sh("sbatch --parsable --partition=high --exclusive --output=/dev/null --wrap 'sleep 2'", ends.scratch());
+      stage = "profile-latency's job was not pre-empted by job " + high;
+      if (waitFor([&] { return jobState(lat) == "PREEMPTED"; }, 60)) {
+        stage = "check-integration's job never ran";
+        if (waitFor([&] { integ = job(jobsA, "check-integration"); return jobState(integ) == "RUNNING"; }, 180)) {
+          runCommand("scontrol update nodename=" + node + " state=down reason=cvgate-test", ends.scratch());
+          stage = "check-integration's job did not end NODE_FAIL when its node went down";
+          if (waitFor([&] { return jobState(integ) == "NODE_FAIL"; }, 60)) stage = "";
+        }
+      }
+    }
+  }
+  // The node back in service (ReturnToService=2 brings it back as soon as
+  // its slurmd registers again; resume it if not).
+  bool nodeBack = waitFor([&] {
+    std::string st = nodeState();
+    if (st.find("DOWN") == std::string::npos && st.find("DRAIN") == std::string::npos) return true;
+    runCommand("scontrol update nodename=" + node + " state=resume", ends.scratch());
+    return false;
+  }, 60);
+  if (!stage.empty()) {  // no use waiting for either heartbeat: end them
+    cancelAll(jobsA);
+    cancelAll(jobsB);
+  }
+  endsCycle.join();
+  queuedCycle.join();
+  ASSERT_TRUE(stage.empty()) << stage << "\n" << explain(a);
+  EXPECT_TRUE(nodeBack) << "node " << node << ": " << nodeState();
+
+  // ends-1: PAUSE, each job's end in its own step's error report.
+  ASSERT_EQ(a.rc, 10) << explain(a);
+  EXPECT_EQ(a.verdict["results"]["verdict"], "PAUSE") << explain(a);
+  json envReport = ends.report("v1_baseline_feed", "ends-1");
+  EXPECT_EQ(envReport["status"], "error") << envReport.dump();
+  EXPECT_NE(envReport.value("error", "").find("verify-env timed out: Slurm job " + env + " reached its time limit of 2 min"),
+            std::string::npos)
+      << envReport.dump();
+  json latReport = ends.report("v1_latency_feed", "ends-1");
+  EXPECT_EQ(latReport["status"], "error") << latReport.dump();
+  EXPECT_NE(latReport.value("error", "").find("profile-latency did not finish: Slurm job " + lat + " was pre-empted"),
+            std::string::npos)
+      << latReport.dump();
+  EXPECT_NE(latReport.value("error", "").find("by a higher-priority job (PREEMPTED)"), std::string::npos)
+      << latReport.dump();
+  json intReport = ends.report("v1_integration_feed", "ends-1");
+  EXPECT_EQ(intReport["status"], "error") << intReport.dump();
+  EXPECT_NE(intReport.value("error", "").find("check-integration did not finish: Slurm job " + integ + "'s node " + node +
+                                             " failed (NODE_FAIL)"),
+            std::string::npos)
+      << intReport.dump();
+  // The jobs that Slurm left alone did their steps.
+  EXPECT_NE(ends.report("v1_compliance_feed", "ends-1")["status"], "error") << ends.report("v1_compliance_feed", "ends-1");
+  EXPECT_EQ(jobState(job(jobsA, "merge")), "COMPLETED");
+  EXPECT_EQ(jobState(job(jobsA, "simulate-rollback")), "COMPLETED");
+  EXPECT_NE(ends.report("v1_rollback_feed", "ends-1")["status"], "error") << ends.report("v1_rollback_feed", "ends-1");
+  EXPECT_EQ(jobState(high), "COMPLETED");
+  for (const char* why : {"reached its time limit", "by a higher-priority job (PREEMPTED)", "failed (NODE_FAIL)"})
+    EXPECT_NE(a.verdict.dump().find(why), std::string::npos) << why << " not in the verdict " << a.verdict.dump();
+
+  // queue-1: cancelled 20 s after its submission, not at its budget; PAUSE,
+  // every step's error report says why.
+  ASSERT_EQ(b.rc, 10) << explain(b);
+  EXPECT_EQ(b.verdict["results"]["verdict"], "PAUSE") << explain(b);
+  const std::string stuck = "waited more than [engine] queue_wait_s = 20 s for a node (PartitionDown)";
+  EXPECT_NE(b.err.find("(PartitionDown), more than [engine] queue_wait_s = 20 s: cancelling the graph"), std::string::npos)
+      << b.err;
+  EXPECT_EQ(b.err.find("did not finish within"), std::string::npos) << b.err;
+  int seconds = readJson(queued.cycleDir("queue-1") + "/end.json").value("seconds", -1);
+  EXPECT_GE(seconds, 20) << b.err;
+  EXPECT_LT(seconds, 180) << b.err;
+  const std::string envJob = job(jobsB, "verify-env"), shard0 = job(jobsB, "shard-0");
+  for (const auto& [feed, own] : std::map<std::string, std::string>{
+           {"v1_baseline_feed", "verify-env did not start: Slurm job " + envJob + " " + stuck + "; the graph was cancelled"},
+           {"v1_compliance_feed",
+            "eval-compliance shard 0/2 did not start: Slurm job " + shard0 + " " + stuck + "; the graph was cancelled"},
+           {"v1_latency_feed", "profile-latency did not start: Slurm job " + job(jobsB, "profile-latency")},
+           {"v1_integration_feed", "check-integration did not start: Slurm job " + job(jobsB, "check-integration")},
+           {"v1_rollback_feed", "simulate-rollback did not start: Slurm job " + job(jobsB, "simulate-rollback")}}) {
+    json r = queued.report(feed, "queue-1");
+    EXPECT_EQ(r["status"], "error") << feed << " " << r.dump();
+    std::string error = r.value("error", "");
+    EXPECT_NE(error.find(own), std::string::npos) << feed << ": " << own << "\n" << r.dump();
+    EXPECT_NE(error.find(stuck), std::string::npos) << feed << " " << r.dump();
+  }
+  EXPECT_NE(b.verdict.dump().find("queue_wait_s = 20 s"), std::string::npos) << b.verdict.dump();
+  EXPECT_EQ(b.err.find("no answer from slurmctld"), std::string::npos) << b.err;
+  json jobs = readJson(jobsB);
+  ASSERT_TRUE(jobs.is_object()) << b.err;
+  for (const auto& [key, id] : jobs.items()) EXPECT_EQ(jobState(id.get<std::string>()), "CANCELLED") << key;
+
+  // Both: no job left behind, the cycle lock released, production untouched.
+  for (const auto& [s, jobsFile] : {std::pair<const Scenario*, std::string>{&ends, jobsA}, {&queued, jobsB}}) {
+    std::string list;
+    json graph = readJson(jobsFile);
+    for (const auto& [key, id] : graph.items()) list += (list.empty() ? "" : ",") + id.get<std::string>();
+    EXPECT_TRUE(waitFor([&] { return liveJobs(list).empty(); }, 30)) << "still in squeue: " << liveJobs(list);
+    EXPECT_FALSE(fs::exists(s->state() + "/heartbeat.owner"));
+    EXPECT_EQ(runCommand("flock -n " + s->state() + "/heartbeat.lock true", s->scratch()).code, 0)
+        << "the cycle lock is still held";
+    EXPECT_EQ(readJson(s->state() + "/registry/state.json")["current"]["sha256"],
+              sh("sha256sum " + kV1 + " | cut -d' ' -f1", s->scratch()));
+  }
 }
