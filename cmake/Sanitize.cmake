@@ -15,7 +15,13 @@ option(CVGATE_FUZZ "Build only the libFuzzer targets over the torch-free readers
 set(CVGATE_SANITIZE_FLAGS "")
 if(CVGATE_SANITIZE)
   # No recovery: the first undefined behaviour fails the test that hit it.
+  # -O1 -g1 (after the build type's -O2 -g, so they win) halve the compile
+  # time of an instrumented source (measured: 26 s -> 13 s of CPU for
+  # lib/env/Lock.cpp) and keep the line tables the sanitizers' stack traces
+  # need; the time the tests spend is mostly in libtorch, which is not
+  # instrumented either way.
   set(CVGATE_SANITIZE_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  set(CVGATE_SANITIZE_COMPILE_FLAGS ${CVGATE_SANITIZE_FLAGS} -O1 -g1)
 endif()
 if(CVGATE_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
@@ -44,7 +50,7 @@ function(cvgate_sanitize target)
       endif()
       file(STRINGS ${abs} torch REGEX "^#include <torch/" LIMIT_COUNT 1)
       if(NOT torch)
-        set_property(SOURCE ${src} TARGET_DIRECTORY ${target} APPEND PROPERTY COMPILE_OPTIONS ${CVGATE_SANITIZE_FLAGS})
+        set_property(SOURCE ${src} TARGET_DIRECTORY ${target} APPEND PROPERTY COMPILE_OPTIONS ${CVGATE_SANITIZE_COMPILE_FLAGS})
       endif()
     endforeach()
   endif()

@@ -74,7 +74,11 @@ class Watcher {
       for (auto it = open_.begin(); it != open_.end(); ++it)
         if (it->second.deadline < soonest->second.deadline) soonest = it;
       if (Clock::now() >= soonest->second.deadline) expire(soonest->second);
-      cv_.wait_until(g, soonest->second.deadline);
+      // A copy: wait_until reads its time point again after waking, and by
+      // then ~Deadline may have erased the entry (AddressSanitizer's
+      // heap-use-after-free in every model load).
+      const Clock::time_point until = soonest->second.deadline;
+      cv_.wait_until(g, until);
     }
   }
 

@@ -1,11 +1,14 @@
-// Common helpers: sha256, cycle ids, time, did-you-mean.
+// Common helpers: sha256, cycle ids, time, did-you-mean, the watchdog.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "common/Sha256.h"
 #include "common/Strings.h"
 #include "common/Time.h"
+#include "common/Watchdog.h"
 
 using namespace cvgate;
 
@@ -55,4 +58,17 @@ TEST(Strings, DidYouMean) {
   EXPECT_EQ(closestMatch("threshhold", {"threshold", "seed"}), "threshold");
   EXPECT_EQ(closestMatch("zzz", {"threshold", "seed"}), "");
   EXPECT_EQ(editDistance("kitten", "sitting"), 3u);
+}
+
+// A deadline that ends while the watcher thread waits on it, then another:
+// the watcher must not read the ended one's entry after waking (under
+// AddressSanitizer this was a heap-use-after-free in every model load).
+TEST(Watchdog, ADeadlineEndedWhileTheWatcherWaitsOnItIsForgotten) {
+  for (int i = 0; i < 3; ++i) {
+    Deadline d(60, "the test's work");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the watcher is in wait_until
+  }
+  Deadline next(60, "the next work");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  SUCCEED();
 }

@@ -436,10 +436,19 @@ TEST_F(RegistryCrashTest, SurvivesSigkillOfAnOperationLoop) {
   int midOperation = 0;
   for (int i = 0; i < 40 && !HasFailure(); ++i) {
     const unsigned seed = static_cast<unsigned>(rng());
+    // The kill's random moment counts from the child's first operation, not
+    // from its fork: on a slow run (a loaded machine, the sanitizer build)
+    // opening the registry alone took longer than the 20 ms, and no kill
+    // landed mid-operation.
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
     pid_t pid = spawn([&] {
+      ::close(ready[0]);
       std::mt19937 g(seed);
       auto reg = Registry::open(dir);
       if (!reg) return 3;
+      if (::write(ready[1], "r", 1) != 1) return 4;
+      ::close(ready[1]);
       for (;;) {
         const auto& s = reg->state();
         if (s.candidate && g() % 3 != 0) {
@@ -455,9 +464,14 @@ TEST_F(RegistryCrashTest, SurvivesSigkillOfAnOperationLoop) {
         }
       }
     });
+    ::close(ready[1]);
+    char byte = 0;
+    const bool started = ::read(ready[0], &byte, 1) == 1;
+    ::close(ready[0]);
     std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<long>(500, 20000)(rng)));
     ::kill(pid, SIGKILL);
     ASSERT_EQ(waitChild(pid), kKilled);
+    ASSERT_TRUE(started) << "the child did not open the registry";
     json journal = test::readJsonFile(dir + "/registry/journal.json");
     Registry r = openOrDie(dir);
     auto v = r.verify();
