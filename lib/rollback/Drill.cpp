@@ -568,18 +568,17 @@ Expected<Report> runDrill(const ToolContext& ctx, const DrillOptions& opts) {
   const double budgetS = cfg.rollback.timeBudgetS > 0 ? cfg.rollback.timeBudgetS
                                                       : 0.8 * cfg.heartbeat.simulateRollbackTimeoutS;
   const auto tDrills = Clock::now();
-  auto secondsSinceDrills = [&] { return msSince(tDrills) / 1000.0; };
   double slowestDrillS = 0;
   bool stoppedByTime = false;
   std::vector<RunResult> runs;
   for (int i = 0; i < repeats; ++i) {
-    if (i > 0 && secondsSinceDrills() + slowestDrillS > budgetS) {
+    if (i > 0 && secondsSince(tDrills) + slowestDrillS > budgetS) {
       stoppedByTime = true;
       spdlog::warn("drills stop after {} of {}: the next would not fit the time budget of {} s "
                    "([rollback] time_budget_s)", i, repeats, fmtNum(budgetS, 0));
       break;
     }
-    const double before = secondsSinceDrills();
+    const double before = secondsSince(tDrills);
     CVGATE_TRY_ASSIGN(dir, cloneSandbox(snap, "run-" + std::to_string(i), false));
     runs.push_back(runOnce(dir, in));
     std::error_code ec;
@@ -589,11 +588,11 @@ Expected<Report> runDrill(const ToolContext& ctx, const DrillOptions& opts) {
       spdlog::info("drill {}/{}: rolled back to {} in {} ms", i + 1, repeats, describe(*rr.target), fmtNum(rr.rtoMs, 1));
     else
       spdlog::warn("drill {}/{}: failed at {}: {}", i + 1, repeats, rr.failedStep, rr.message);
-    slowestDrillS = std::max(slowestDrillS, secondsSinceDrills() - before);
+    slowestDrillS = std::max(slowestDrillS, secondsSince(tDrills) - before);
   }
   const int drillsRun = static_cast<int>(runs.size());
   res["drills"] = {{"planned", repeats}, {"run", drillsRun}, {"time_budget_s", budgetS},
-                   {"seconds", secondsSinceDrills()}, {"stopped_by", stoppedByTime ? nlohmann::json("time") : nlohmann::json(nullptr)}};
+                   {"seconds", secondsSince(tDrills)}, {"stopped_by", stoppedByTime ? nlohmann::json("time") : nlohmann::json(nullptr)}};
   nlohmann::json runsJson = nlohmann::json::array();
   for (const auto& rr : runs) runsJson.push_back(runJson(rr));
   res["runs"] = runsJson;
