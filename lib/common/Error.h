@@ -8,6 +8,8 @@
 #include <utility>
 #include <variant>
 
+#include "common/Strings.h"
+
 namespace cvgate {
 
 /// What kind of failure, which decides the exit code a tool returns for it.
@@ -18,11 +20,14 @@ enum class ErrorKind {
 
 /// One failure: a message in the house form "'thing': what was expected".
 /// The tool name and "error:" are added by the tool's main, not here.
+/// A message is one line by construction: a newline or other control byte that
+/// came in with hostile data (a key, a schema, a file name) is escaped here, so
+/// no reader has to remember to, and a log or report line cannot be split.
 class Error {
  public:
   Error() = default;
   explicit Error(std::string message, ErrorKind kind = ErrorKind::BadInput)
-      : message_(std::move(message)), kind_(kind) {}
+      : message_(escaped(std::move(message))), kind_(kind) {}
 
   const std::string& message() const { return message_; }
   ErrorKind kind() const { return kind_; }
@@ -32,6 +37,11 @@ class Error {
   }
 
  private:
+  static std::string escaped(std::string m) {
+    for (unsigned char c : m)
+      if (c < 0x20 || c == 0x7f) return oneLine(m);
+    return m;
+  }
   std::string message_;
   ErrorKind kind_ = ErrorKind::BadInput;
 };

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "common/Error.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
 #include "common/Time.h"
@@ -63,6 +64,15 @@ TEST(Strings, DidYouMean) {
 // A deadline that ends while the watcher thread waits on it, then another:
 // the watcher must not read the ended one's entry after waking (under
 // AddressSanitizer this was a heap-use-after-free in every model load).
+// A newline that came in with hostile data (fuzz: a report whose schema held
+// one) cannot split an error message, whichever reader built it.
+TEST(Error, AMessageIsOneLineByConstruction) {
+  const cvgate::Error e = cvgate::badInput("unknown schema 'cvgate.env\n/1'\t\x01");
+  EXPECT_EQ(e.message(), "unknown schema 'cvgate.env\\n/1'\\t\\x01");
+  EXPECT_EQ(e.context("'a\nb.json'").message(), "'a\\nb.json': " + e.message());
+  EXPECT_EQ(cvgate::internalError("plain").message(), "plain");
+}
+
 TEST(Watchdog, ADeadlineEndedWhileTheWatcherWaitsOnItIsForgotten) {
   for (int i = 0; i < 3; ++i) {
     Deadline d(60, "the test's work");

@@ -254,14 +254,18 @@ TEST(Heartbeat, BaselinesFollowProductionThroughDeploysAndRollbacksByHand) {
   EXPECT_NE(c.rc, 20) << explain(c);
   EXPECT_TRUE(envFails("follow-3").empty()) << envFails("follow-3")[0];
   for (const auto& g : c.verdict["checks"])
-    if (g["detail"]["group"] == "production") EXPECT_NE(g["status"], "fail") << g.dump();
+    if (g["detail"]["group"] == "production") {
+      EXPECT_NE(g["status"], "fail") << g.dump();
+    }
   // Production's blessed compliance follows it: recorded when V2 went in,
   // from the cycle that let it in, so the next cycle could judge V2's
   // regression against it (a pass, not "no blessed figure").
   EXPECT_TRUE(fs::exists(s.state() + "/registry/objects/" + sha(kV2) + ".blessed.json"));
   auto comp = json::parse(*cvgate::readFile(s.state() + "/feeds/v1_compliance_feed/follow-2.json"));
   for (const auto& ch : comp["checks"])
-    if (ch["id"] == "compliance.regression") EXPECT_EQ(ch["status"], "pass") << ch.dump();
+    if (ch["id"] == "compliance.regression") {
+      EXPECT_EQ(ch["status"], "pass") << ch.dump();
+    }
 }
 
 TEST(Heartbeat, BadUsageIsOneLineAndExit2) {
