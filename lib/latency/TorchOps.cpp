@@ -4,6 +4,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/csrc/jit/passes/fold_conv_bn.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/csrc/jit/passes/quantization/finalize.h>
 #include <torch/csrc/jit/passes/quantization/insert_observers.h>
@@ -98,6 +99,85 @@ def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
   return m;
 }
 
+// The observers of the static qconfig (torch.ao.quantization.observer), as
+// TorchScript: the same buffers, the same arithmetic (_calculate_qparams),
+// so the scales and zero points are PyTorch's to the bit.
+// MinMaxObserver(dtype=quint8, qscheme=per_tensor_affine, 0..255): an
+// activation's running range; scale = (max(hi, 0) - min(lo, 0)) / 255 (at
+// least eps), zero point = -round(min(lo, 0) / scale) clamped to 0..255.
+torch::jit::Module staticActivationObserver() {
+  torch::jit::Module m(c10::QualifiedName("__torch__.cvgate.quantization.MinMaxObserver"));
+  m.register_attribute("dtype", c10::IntType::get(), static_cast<std::int64_t>(c10::ScalarType::QUInt8));
+  m.register_attribute("qscheme", c10::IntType::get(), static_cast<std::int64_t>(c10::kPerTensorAffine));
+  m.register_attribute("quant_min", c10::IntType::get(), std::int64_t{0});
+  m.register_attribute("quant_max", c10::IntType::get(), std::int64_t{255});
+  m.register_buffer("eps", torch::tensor({std::numeric_limits<float>::epsilon()}));
+  m.register_buffer("min_val", torch::tensor(std::numeric_limits<float>::infinity()));
+  m.register_buffer("max_val", torch::tensor(-std::numeric_limits<float>::infinity()));
+  m.define(R"(
+def forward(self, x_orig: Tensor) -> Tensor:
+    if x_orig.numel() > 0:
+        x = x_orig.detach().to(6)
+        lo, hi = torch.aminmax(x)
+        self.min_val.copy_(torch.min(lo, self.min_val))
+        self.max_val.copy_(torch.max(hi, self.max_val))
+    return x_orig
+
+def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
+    if bool(self.min_val == float("inf")) and bool(self.max_val == float("-inf")):
+        return torch.ones([1], dtype=6), torch.zeros([1], dtype=4)
+    zero = torch.zeros_like(self.min_val)
+    lo = torch.min(self.min_val, zero)
+    hi = torch.max(self.max_val, zero)
+    scale = (hi - lo) / float(self.quant_max - self.quant_min)
+    scale = torch.max(scale, self.eps)
+    zero_point = self.quant_min - torch.round(lo / scale).to(3)
+    zero_point = torch.clamp(zero_point, self.quant_min, self.quant_max)
+    return scale.reshape([1]), zero_point.reshape([1])
+)");
+  return m;
+}
+
+// PerChannelMinMaxObserver(dtype=qint8, qscheme=per_channel_symmetric,
+// ch_axis=0): each output channel's weight range; scale = max(|min|, |max|)
+// / 127.5 (at least eps), zero point 0.
+torch::jit::Module perChannelWeightObserver() {
+  torch::jit::Module m(c10::QualifiedName("__torch__.cvgate.quantization.PerChannelMinMaxObserver"));
+  m.register_attribute("dtype", c10::IntType::get(), static_cast<std::int64_t>(c10::ScalarType::QInt8));
+  m.register_attribute("qscheme", c10::IntType::get(), static_cast<std::int64_t>(c10::kPerChannelSymmetric));
+  m.register_attribute("ch_axis", c10::IntType::get(), std::int64_t{0});
+  m.register_attribute("quant_min", c10::IntType::get(), std::int64_t{-128});
+  m.register_attribute("quant_max", c10::IntType::get(), std::int64_t{127});
+  m.register_buffer("eps", torch::tensor({std::numeric_limits<float>::epsilon()}));
+  m.register_buffer("min_val", torch::empty({0}));
+  m.register_buffer("max_val", torch::empty({0}));
+  m.define(R"(
+def forward(self, x_orig: Tensor) -> Tensor:
+    if x_orig.numel() > 0:
+        y = torch.flatten(x_orig.detach().to(6).transpose(0, self.ch_axis), 1)
+        lo, hi = torch.aminmax(y, dim=1)
+        if self.min_val.numel() > 0:
+            lo = torch.min(lo, self.min_val)
+            hi = torch.max(hi, self.max_val)
+        self.min_val.resize_(lo.shape)
+        self.max_val.resize_(hi.shape)
+        self.min_val.copy_(lo)
+        self.max_val.copy_(hi)
+    return x_orig
+
+def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
+    zero = torch.zeros_like(self.min_val)
+    lo = torch.min(self.min_val, zero)
+    hi = torch.max(self.max_val, zero)
+    hi = torch.max(-lo, hi)
+    scale = hi / (float(self.quant_max - self.quant_min) / 2)
+    scale = torch.max(scale, self.eps)
+    zero_point = torch.zeros(scale.size(), dtype=4)
+    return scale, zero_point
+)");
+  return m;
+}
+
 /// How many nodes of `kind` the module's forward graph has, submodule
 /// calls inlined, nested blocks included.
 int countOps(const torch::jit::Module& m, const char* kind) {
@@ -124,6 +204,65 @@ int forkCount(const Model& model) {
   } catch (const std::exception&) {
     return -1;
   }
+}
+
+Variant makeStaticInt8(const Model& base, const std::vector<Image>& calibration, int batch) {
+  Variant v;
+  const ModelImpl& impl = base.impl();
+  const Manifest& man = impl.manifest;
+  if (calibration.empty()) {
+    v.unavailable = "no calibration images (static quantisation calibrates on a split of its own)";
+    return v;
+  }
+  if (man.inputShape.size() != 3) {
+    v.unavailable = "static quantisation needs a [C, H, W] input shape";
+    return v;
+  }
+  batch = std::max(1, batch);
+  try {
+    torch::jit::Module m = impl.module.clone();
+    m.eval();
+    m = torch::jit::FoldConvBatchNorm(m);
+    torch::jit::QConfigDict qconfig;
+    qconfig[""] = std::make_tuple(staticActivationObserver(), perChannelWeightObserver());
+    torch::jit::Module observed =
+        torch::jit::InsertObservers(m, "forward", qconfig, /*inplace=*/false, torch::jit::QuantType::STATIC);
+    // Calibration: the observers see every batch, as quantize_jit's run_fn.
+    {
+      torch::NoGradGuard noGrad;
+      const std::size_t per = man.inputSize();
+      for (std::size_t i = 0; i < calibration.size(); i += static_cast<std::size_t>(batch)) {
+        const std::int64_t n = static_cast<std::int64_t>(std::min(calibration.size() - i, static_cast<std::size_t>(batch)));
+        at::Tensor x = torch::empty({n, man.inputShape[0], man.inputShape[1], man.inputShape[2]}, torch::kFloat32);
+        for (std::int64_t k = 0; k < n; ++k) {
+          Status st = preprocess(man, calibration[i + static_cast<std::size_t>(k)], x.data_ptr<float>() + k * static_cast<std::int64_t>(per));
+          if (!st.ok()) {
+            v.unavailable = "calibration image " + std::to_string(i + static_cast<std::size_t>(k)) + ": " + st.error().message();
+            return v;
+          }
+        }
+        observed.forward({x});
+      }
+    }
+    torch::jit::Module converted = torch::jit::InsertQuantDeQuant(observed, "forward", /*inplace=*/true,
+                                                                  /*debug=*/false, torch::jit::QuantType::STATIC);
+    torch::jit::Module q = torch::jit::Finalize(converted, torch::jit::QuantType::STATIC, {});
+    const int conv = countOps(q, "quantized::conv2d") + countOps(q, "quantized::conv2d_relu");
+    const int linear = countOps(q, "quantized::linear") + countOps(q, "quantized::linear_relu");
+    if (conv + linear == 0) {
+      v.unavailable = "the model has no convolution or linear layer that static quantisation applies to";
+      return v;
+    }
+    v.model = wrapModule(q, man, "", "");
+    v.note = std::to_string(conv) + " convolution(s) and " + std::to_string(linear) +
+             " linear layer(s) in int8 (weights per-channel symmetric, activations per-tensor affine from "
+             "min-max observers over " + std::to_string(calibration.size()) + " calibration images), engine " +
+             c10::toString(at::globalContext().qEngine()) + ", frozen";
+  } catch (const std::exception& e) {
+    v.model.reset();
+    v.unavailable = "int8-static failed: " + firstLine(e);
+  }
+  return v;
 }
 
 Variant makeVariant(const Model& base, const std::string& transform) {

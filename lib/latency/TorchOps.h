@@ -1,5 +1,6 @@
 // The torch side of profile-latency behind a torch-free header: model
-// variants (frozen + inference-optimised, bfloat16, int8 dynamic), the
+// variants (frozen + inference-optimised, bfloat16, int8 dynamic and
+// static), the
 // operator-level profile of the forward pass, and the single-core GEMM rate.
 #pragma once
 
@@ -27,6 +28,20 @@ struct Variant {
 /// quantisation of linear layers, as PyTorch's quantize_dynamic_jit with
 /// default_dynamic_qconfig).
 Variant makeVariant(const Model& base, const std::string& transform);
+
+/// Static int8 post-training quantisation, what PyTorch's
+/// quantize_jit(model, {"": qconfig}, calibrate, [batches]) makes with
+/// qconfig = QConfig(activation=MinMaxObserver(quint8, per_tensor_affine,
+/// 0..255), weight=PerChannelMinMaxObserver(qint8, per_channel_symmetric,
+/// axis 0)): batch norms folded into their convolutions, observers on every
+/// quantisable value, `calibration` run through the observed model in batches
+/// of `batch` (preprocessed as the manifest says), then quantise/dequantise
+/// inserted and fused into quantized::conv2d / quantized::linear with
+/// prepacked weights on the current quantised engine, frozen. The calibration
+/// images must not be the ones the variant is judged on (the caller's split).
+/// Unavailable (with the reason) for no calibration images, a model with no
+/// convolution or linear layer, or a graph the passes cannot convert.
+Variant makeStaticInt8(const Model& base, const std::vector<Image>& calibration, int batch);
 
 /// How many prim::fork nodes the model's forward has (submodules inlined):
 /// the only work libtorch's inter-op thread pool runs for a TorchScript

@@ -79,6 +79,34 @@ TEST_P(ReferenceVariants, Int8DynamicIsWhatPyTorchQuantizeDynamicJitMakes) {
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
+TEST_P(ReferenceVariants, Int8StaticIsWhatPyTorchQuantizeJitMakes) {
+  // Calibrated on test images 1000..1255 in batches of 32, judged on 0..255:
+  // never the images it was calibrated on.
+  auto ds = openIdx(kImages, kLabels);
+  ASSERT_TRUE(ds.ok());
+  auto calib = goldenSamples(**ds, GoldenConfig{1000, 256, 1e-4});
+  ASSERT_TRUE(calib.ok());
+  std::vector<Image> images;
+  for (const auto& s : *calib) images.push_back(s.image);
+  Variant v = makeStaticInt8(*model, images, 32);
+  ASSERT_TRUE(v.model) << v.unavailable;
+  EXPECT_NE(v.note.find("256 calibration images"), std::string::npos) << v.note;
+  Recorded r = compareOnTestImages(*model, *v.model, 256);
+  EXPECT_EQ(r.cmp.failedB, 0u);
+  EXPECT_FALSE(r.cmp.bitIdentical);
+  EXPECT_GE(r.cmp.top1Agreement, 0.95);
+  TempDir t;
+  ASSERT_TRUE(v.model->save(t.file("int8s.pt")).ok());
+  auto again = Model::load(t.file("int8s.pt"));
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  Recorded r2 = compareOnTestImages(*v.model, **again, 64);
+  EXPECT_TRUE(r2.cmp.bitIdentical);
+  if (!std::filesystem::exists("/usr/bin/python3")) GTEST_SKIP() << "/usr/bin/python3 absent";
+  const std::string cmd = "/usr/bin/python3 " + kSrc + "/tests/latency/quantize_static_compat.py " + kSrc +
+                          "/models/" + GetParam() + ".pt " + t.file("int8s.pt") + " " + kImages + " 1000 256 32 256";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
 TEST_P(ReferenceVariants, Bf16RunsAndKeepsTheAnswers) {
   Variant v = makeVariant(*model, "bf16");
   ASSERT_TRUE(v.model) << v.unavailable;
@@ -115,6 +143,25 @@ TEST(Variants, NothingToQuantiseIsSaidNotFaked) {
   Variant v = makeVariant(*m, "int8-dynamic");
   EXPECT_FALSE(v.model);
   EXPECT_NE(v.unavailable.find("no linear layer"), std::string::npos) << v.unavailable;
+}
+
+TEST(Variants, StaticQuantisationWithoutCalibrationOrLayersIsSaidNotFaked) {
+  TempDir t;
+  auto m = fixtureModel(t, "linear");
+  ASSERT_TRUE(m);
+  Variant none = makeStaticInt8(*m, {}, 8);
+  EXPECT_FALSE(none.model);
+  EXPECT_NE(none.unavailable.find("no calibration images"), std::string::npos) << none.unavailable;
+  auto plain = fixtureModel(t, "scaled-mean");
+  ASSERT_TRUE(plain);
+  Image img;
+  img.width = plain->manifest().width();
+  img.height = plain->manifest().height();
+  img.channels = 1;
+  img.pixels.assign(static_cast<std::size_t>(img.width * img.height), 128);
+  Variant v = makeStaticInt8(*plain, {img, img}, 8);
+  EXPECT_FALSE(v.model);
+  EXPECT_NE(v.unavailable.find("no convolution or linear layer"), std::string::npos) << v.unavailable;
 }
 
 TEST(Variants, UnknownTransformIsUnavailable) {
