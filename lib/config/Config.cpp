@@ -209,7 +209,7 @@ Expected<Config> parseConfigText(const std::string& text, const std::string& pat
   c.stateDir = (fs::path(base) / ".." / "var").lexically_normal().string();
 
   std::optional<Error> err;
-  const std::vector<std::string> sections = {"objectives", "models", "dataset", "runtime",
+  const std::vector<std::string> sections = {"objectives", "models", "dataset", "calibration", "runtime",
                                              "golden", "latency", "compliance", "env",
                                              "integration", "rollback", "decision",
                                              "heartbeat", "engine", "feeds", "limits"};
@@ -254,6 +254,20 @@ Expected<Config> parseConfigText(const std::string& text, const std::string& pat
      .path("images", d.images).path("labels", d.labels).path("root", d.root).path("list", d.list)
      .require("list", d.format != "list" || !d.list.empty(), "the list file for format = \"list\"")
      .get("limit", d.limit).require("limit", d.limit >= 0, "a count >= 0");
+    s.finish();
+  }
+  if (const toml::table* t = tbl("calibration")) {
+    auto& k = c.calibration;
+    k.enabled = true;
+    auto& d = k.data;
+    Section s(t, path, "calibration", base, &err);
+    s.get("format", d.format).require("format", d.format == "idx" || d.format == "imagefolder" || d.format == "list",
+                                      "\"idx\", \"imagefolder\" or \"list\"")
+     .path("images", d.images).path("labels", d.labels).path("root", d.root).path("list", d.list)
+     .require("list", d.format != "list" || !d.list.empty(), "the list file for format = \"list\"")
+     .get("limit", d.limit).require("limit", d.limit >= 0, "a count >= 0")
+     .get("count", k.count).require("count", k.count >= 1, "at least 1")
+     .get("held_out", k.heldOut).require("held_out", k.heldOut >= 1, "at least 1");
     s.finish();
   }
   {

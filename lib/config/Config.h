@@ -42,6 +42,17 @@ struct DatasetConfig {
   std::int64_t limit = 0;          ///< use only the first N samples; 0 = all
 };
 
+/// [calibration]: the data static int8 quantisation calibrates on, never the
+/// evaluation data ([dataset]): its first `count` samples calibrate, the next
+/// `held_out` judge the quantised model against the float one. Absent: the
+/// sweep's int8-static variant is unavailable and says why.
+struct CalibrationConfig {
+  bool enabled = false;            ///< the section is present
+  DatasetConfig data;              ///< format, images, labels, root, list, limit (as [dataset])
+  std::int64_t count = 512;        ///< calibration samples
+  std::int64_t heldOut = 2000;     ///< held-out samples after them
+};
+
 /// How the pipeline runs inside every tool.
 struct RuntimeConfig {
   int intraOpThreads = 2;          ///< torch intra-op threads
@@ -174,6 +185,7 @@ struct Config {
   Objectives objectives;
   ModelsConfig models;
   DatasetConfig dataset;
+  CalibrationConfig calibration;
   RuntimeConfig runtime;
   GoldenConfig golden;
   LatencyConfig latency;

@@ -155,6 +155,88 @@ json memoryJson(const RssSampler& s) {
           {"process_peak_rss_mib", processPeakRssBytes() / kMiB}};
 }
 
+// Static int8's data: [calibration]'s first samples calibrate, the next
+// ones are held out to judge the quantised model against the float one;
+// never the evaluation data ([dataset]). `why` says why there is none.
+struct Calibration {
+  std::vector<Image> images;
+  std::vector<Sample> heldOut;
+  std::string why;
+  json j = nullptr;
+};
+
+Expected<Calibration> loadCalibration(const Config& cfg, const Dataset& evaluation) {
+  Calibration c;
+  c.why = "no [calibration] data set in the config: static quantisation needs data of its own (never the "
+          "evaluation data) to calibrate on";
+  if (!cfg.calibration.enabled) return c;
+  const auto& k = cfg.calibration;
+  CVGATE_TRY_ASSIGN(cds, openDataset(k.data));
+  const std::int64_t have = static_cast<std::int64_t>(cds->size());
+  if (have < 2)
+    return badInput("[calibration] data set '" + cds->describe() + "' has " + std::to_string(have) +
+                    " samples: expected at least 2 (calibration and held-out)");
+  if (!evaluation.sha256().empty() && cds->sha256() == evaluation.sha256()) {
+    c.why = "[calibration] is the evaluation data set ([dataset]): a model calibrated on the data it is judged "
+            "on is not judged fairly";
+    return c;
+  }
+  const std::int64_t nCal = std::min(k.count, have / 2);
+  const std::int64_t nHeld = std::min(k.heldOut, have - nCal);
+  spdlog::info("reading {} calibration and {} held-out samples from '{}'", nCal, nHeld, cds->describe());
+  CVGATE_TRY_ASSIGN(cal, goldenSamples(*cds, GoldenConfig{0, nCal, 0}));
+  for (auto& smp : cal) c.images.push_back(std::move(smp.image));
+  CVGATE_TRY_ASSIGN(held, goldenSamples(*cds, GoldenConfig{nCal, nHeld, 0}));
+  c.heldOut = std::move(held);
+  c.why.clear();
+  c.j = {{"dataset", cds->describe()}, {"dataset_sha256", cds->sha256()}, {"calibration_samples", nCal},
+         {"held_out_samples", nHeld}, {"samples_range", {0, nCal}}, {"held_out_range", {nCal, nCal + nHeld}}};
+  return c;
+}
+
+// A quantised variant against its float model on samples held out from its
+// calibration: how often they agree on top-1, each one's accuracy, and the
+// exact McNemar test of the paired difference (b: float right, variant wrong;
+// c: the reverse). Acceptable: agreement >= minAgreement and no change in
+// accuracy at `confidence` (p >= 1 - confidence), every request answered.
+json heldOutCheck(const Model& base, const Model& variant, const std::vector<Sample>& samples, int batch,
+                  double minAgreement, double confidence) {
+  if (samples.empty()) return {{"acceptable", false}, {"why", "no held-out samples"}};
+  const GoldenRecord a = recordGolden(base, samples, batch, GraphKind::Archive);
+  const GoldenRecord b = recordGolden(variant, samples, batch);
+  std::uint64_t agree = 0, rightA = 0, rightB = 0, onlyA = 0, onlyB = 0, failed = 0;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    if (a.top1[i] < 0 || b.top1[i] < 0) ++failed;
+    const bool ra = a.top1[i] >= 0 && a.top1[i] == samples[i].label;
+    const bool rb = b.top1[i] >= 0 && b.top1[i] == samples[i].label;
+    agree += a.top1[i] == b.top1[i] ? 1 : 0;
+    rightA += ra;
+    rightB += rb;
+    onlyA += ra && !rb;
+    onlyB += rb && !ra;
+  }
+  const double n = static_cast<double>(samples.size());
+  const double agreement = static_cast<double>(agree) / n;
+  const double pValue = stats::mcnemarExactP(onlyA, onlyB);
+  const bool sameAccuracy = pValue >= 1 - confidence;
+  const bool acceptable = failed == 0 && agreement >= minAgreement && sameAccuracy;
+  std::string why;
+  if (failed > 0) why = std::to_string(failed) + " request(s) failed";
+  else if (agreement < minAgreement)
+    why = "top-1 agreement " + fmtNum(agreement, 4) + " < " + fmtNum(minAgreement, 4);
+  else if (!sameAccuracy)
+    why = "accuracy changed (" + fmtNum(static_cast<double>(rightA) / n, 4) + " -> " +
+          fmtNum(static_cast<double>(rightB) / n, 4) + ", exact McNemar p " + fmtNum(pValue, 3) + ")";
+  json j = {{"samples", samples.size()}, {"failed", failed}, {"top1_agreement", agreement},
+            {"min_agreement", minAgreement}, {"accuracy_float", static_cast<double>(rightA) / n},
+            {"accuracy_variant", static_cast<double>(rightB) / n},
+            {"accuracy_change", (static_cast<double>(rightB) - static_cast<double>(rightA)) / n},
+            {"discordant", {{"float_right_variant_wrong", onlyA}, {"variant_right_float_wrong", onlyB}}},
+            {"mcnemar_exact_p", pValue}, {"confidence", confidence}, {"acceptable", acceptable}};
+  if (!why.empty()) j["why"] = why;
+  return j;
+}
+
 json profileJson(const OperatorProfile& op) {
   json top = json::array();
   for (const auto& o : op.top)
@@ -351,6 +433,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   if (o.batchWindowMs) p.cfg.batchWindowMs = *o.batchWindowMs;
   if (o.search) p.cfg.searchThroughput = *o.search;
   if (o.sweep) p.cfg.sweep = *o.sweep;
+  if (!o.transform.empty() && p.cfg.sweep)
+    return badInput("--transform " + o.transform +
+                    " with a sweep (--sweep or [latency] sweep = true): the sweep tries every transform itself; "
+                    "add --no-sweep");
   if (o.profileOperators) p.cfg.profileOperators = *o.profileOperators;
   if (!o.chromeTrace.empty()) p.cfg.chromeTrace = o.chromeTrace;
   CVGATE_TRY_ASSIGN(scen, parseScenarios(p.cfg.scenario));
@@ -459,6 +545,33 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       subjects.emplace_back("candidate", cand);
     }
   }
+  // --transform: each subject measured as that variant of itself (what the
+  // sweep would try), said in the report; never published (the feed's
+  // figures are the archive's).
+  if (!o.transform.empty()) {
+    Calibration calib;
+    if (o.transform == "int8-static") {
+      CVGATE_TRY_ASSIGN(c, loadCalibration(ctx.config, *ds));
+      if (!c.why.empty()) return badInput("--transform int8-static: " + c.why);
+      calib = std::move(c);
+    }
+    json tj = {{"name", o.transform}, {"calibration", calib.j}, {"subjects", json::object()}};
+    for (auto& [role, model] : subjects) {
+      Variant var = o.transform == "int8-static" ? makeStaticInt8(*model, calib.images, ctx.config.runtime.batchSize)
+                                                 : makeVariant(*model, o.transform);
+      if (!var.model)
+        return badInput("--transform " + o.transform + ": " + role + " '" + model->manifest().name + "': " +
+                        var.unavailable);
+      json vj = {{"note", var.note}};
+      if (o.transform == "int8-static")
+        vj["held_out"] = heldOutCheck(*model, *var.model, calib.heldOut, ctx.config.runtime.batchSize,
+                                      p.cfg.minVariantAgreement, p.obj.confidence);
+      spdlog::info("{} '{}' measured as {}: {}", role, model->manifest().name, o.transform, var.note);
+      tj["subjects"][role] = vj;
+      model = var.model;
+    }
+    res["transform"] = tj;
+  }
   // The roofline: this machine's single-core float32 GEMM rate, measured
   // before any latency run (not during one).
   const GemmResult gemm = gemmBench(256, 0.5);
@@ -559,6 +672,11 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   const auto budgetEnd = tStart + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(budgetS));
   if (p.cfg.sweep) {
     CVGATE_TRY_ASSIGN(golden, goldenSamples(*ds, ctx.config.golden));
+    CVGATE_TRY_ASSIGN(calib, loadCalibration(ctx.config, *ds));
+    const std::vector<Image>& calibImages = calib.images;
+    const std::vector<Sample>& heldOut = calib.heldOut;
+    const std::string& calibWhy = calib.why;
+    const json& calibJson = calib.j;
     json sweepJson = json::object();
     sweepJson["fixed"] = {{"inter_op_threads", actual.interOp},
                           {"why", "torch sets inter-op threads once per process: every in-process variant runs "
@@ -630,10 +748,13 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       }
       // Stage 3: model transforms on the best settings so far.
       const SweepVariant afterBatch = best.v;
-      for (const std::string t : {"frozen", "bf16", "int8-dynamic"}) {
+      for (const std::string t : {"frozen", "bf16", "int8-dynamic", "int8-static"}) {
         SweepVariant v = afterBatch;
         v.transform = t;
-        Variant var = makeVariant(*model, t);
+        Variant var;
+        if (t != "int8-static") var = makeVariant(*model, t);
+        else if (!calibWhy.empty()) var.unavailable = calibWhy;
+        else var = makeStaticInt8(*model, calibImages, ctx.config.runtime.batchSize);
         if (!var.model) {
           SweepPoint sp;
           sp.v = v;
@@ -653,7 +774,19 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         } else {
           gj = {{"error", cmp.error().message()}, {"acceptable", false}};
         }
-        CVGATE_TRY_ASSIGN(sp, run(v, var.model, json{{"available", true}, {"note", var.note}, {"golden", gj}}));
+        json extra = {{"available", true}, {"note", var.note}, {"golden", gj}};
+        if (t == "int8-static") {
+          // Held out from calibration: top-1 agreement with the float model
+          // at least min_variant_agreement, and no change in accuracy the
+          // exact McNemar test finds at the objectives' confidence.
+          json hj = heldOutCheck(*model, *var.model, heldOut, ctx.config.runtime.batchSize, p.cfg.minVariantAgreement,
+                                 p.obj.confidence);
+          hj["calibration"] = calibJson;
+          if (!hj.value("acceptable", false)) gj["acceptable"] = false;
+          extra["golden"] = gj;
+          extra["held_out"] = hj;
+        }
+        CVGATE_TRY_ASSIGN(sp, run(v, var.model, extra));
         consider(sp);
       }
       // Stage 4: inter-op threads, only for a model that forks (libtorch's
@@ -768,7 +901,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                                             false, rate, oneRate(p.search)));
               cm = std::move(im);
             }
-            for (auto st : toJson(cm.tput)["steps"]) {
+            // The steps of a named copy: a range-for over a member of a
+            // temporary reads freed memory (ASan found it here).
+            json confirmSteps = toJson(cm.tput)["steps"];
+            for (auto st : confirmSteps) {
               st["confirm_run"] = attempt + 1;
               runs.push_back(st);
             }

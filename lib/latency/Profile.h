@@ -28,6 +28,7 @@ struct ProfileOptions {
   std::optional<int> interOpThreads;       ///< --inter-op-threads ([runtime] inter_op_threads)
   std::string chromeTrace;                 ///< --chrome-trace FILE
   std::string patchOut;                    ///< --patch-out DIR
+  std::string transform;                   ///< --transform NAME: measure each subject as this variant
   bool noop = false;                       ///< --noop: measure the generator on a no-op SUT
 };
 

@@ -4,7 +4,9 @@
 #    (tests/bench/frozen_eval.py: same archive, batch and threads), V1 and V2;
 #  - a ResNet-18 (scripted now from Debian's python3-torchvision, random
 #    weights): its throughput meeting the objectives vs the fp32 roofline;
-#  - the serving graph's decisions vs the archive's, FLOPs per image.
+#  - the serving graph's decisions vs the archive's, FLOPs per image;
+#  - the same ResNet-18 as static int8 (profile-latency --transform
+#    int8-static, calibrated on [calibration]) vs fp32 frozen.
 # The sweep (winner vs default, with CIs) and the load generator's overhead
 # are tests/bench/latency_bench.sh's. Timings on a shared machine are noisy:
 # compare ratios within one run.
@@ -52,7 +54,8 @@ flops=$(/usr/bin/python3 "$here/tests/runtime/flops_reference.py" --resnet18 "$t
 sed -e 's/^min_samples = .*/min_samples = 100/' -e 's/^search_min_samples = .*/search_min_samples = 50/' \
     -e '/^\[latency\]/a duration_s = 2.0\nsearch_duration_s = 2.0\nwarmup_max_s = 5.0\ninputs = 64' \
     -e "s|^current = .*|current = \"$tmp/resnet18.pt\"|" -e '/^candidate = /d' \
-    -e "s|^state_dir = .*|state_dir = \"$tmp/state\"|" "$config" >"$tmp/resnet.toml"
+    -e "s|^state_dir = .*|state_dir = \"$tmp/state\"|" \
+    -e 's/^count = 512$/count = 128/' -e 's/^held_out = .*/held_out = 300/' "$config" >"$tmp/resnet.toml"
 set +e
 "$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile -q --out "$tmp/resnet.json"
 rc=$?
@@ -65,3 +68,20 @@ jq -r --arg pf "$flops" '
   "  latency.throughput \($c.status): \(f($c.value; 1))/s offered met the objectives (objective \(f($c.threshold; 0))/s; capacity bracket \($c.detail.capacity_bracket_rps // [] | map(f(.; 1)) | join(" .. ")))",
   "  \(f($s.roofline.images_per_s; 1)) images/s completed vs roofline \(f($s.roofline.roofline_images_per_s; 1)) images/s (\(f($s.roofline.roofline_gflops; 1)) GFLOP/s, \($s.roofline.cores) cores): \(f($s.roofline.roofline_fraction * 100; 1)) % of the roofline"
 ' "$tmp/resnet.json"
+
+echo "== ResNet-18 static int8 (quantize_jit's passes from C++, calibrated on [calibration]) vs fp32 frozen, throughput meeting the objectives (target >= 1.6x)"
+set +e
+"$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile --no-sweep -q --transform int8-static \
+  --out "$tmp/resnet-int8.json"
+rc=$?
+set -e
+[ "$rc" -le 11 ] || { echo "perf_bench: error: profile-latency --transform int8-static exited $rc" >&2; exit 1; }
+jq -r -n --slurpfile a "$tmp/resnet.json" --slurpfile b "$tmp/resnet-int8.json" '
+  def f(x; n): if x == null then "n/a" else (x * pow(10; n) | round / pow(10; n) | tostring) end;
+  def tput(r): (r.checks[] | select(.id == "latency.throughput" and .subject == "current") | .value);
+  def done(r): r.results.subjects.current.roofline.images_per_s;
+  $a[0] as $fp | $b[0] as $q | $q.results.transform.subjects.current as $t |
+  "  \($t.note)",
+  "  held out: top-1 agreement with fp32 \(f($t.held_out.top1_agreement; 3)) on \($t.held_out.samples) samples (random weights: near-ties; the reference models agree >= 0.99)",
+  "  throughput meeting the objectives: fp32 \(f(tput($fp); 1))/s, int8 \(f(tput($q); 1))/s: x\(if tput($fp) > 0 then f(tput($q) / tput($fp); 2) else "n/a" end)",
+  "  images/s completed at those rates: fp32 \(f(done($fp); 1)), int8 \(f(done($q); 1)): x\(if (done($fp) // 0) > 0 then f(done($q) / done($fp); 2) else "n/a" end)"'

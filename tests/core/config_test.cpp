@@ -166,3 +166,23 @@ TEST(Config, BadEngineSettingsAreOneLineErrors) {
     EXPECT_EQ(c.error().kind(), ErrorKind::BadInput) << line;
   }
 }
+
+TEST(Config, CalibrationIsItsOwnDataSetAndOptional) {
+  auto none = parseConfig("", "/etc/cvgate/c.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->calibration.enabled);
+  auto c = parseConfig("[calibration]\nimages = \"train.gz\"\nlabels = \"/d/l.gz\"\ncount = 64\nheld_out = 100\n",
+                       "/srv/x/configs/c.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_TRUE(c->calibration.enabled);
+  EXPECT_EQ(c->calibration.data.images, "/srv/x/configs/train.gz");
+  EXPECT_EQ(c->calibration.data.labels, "/d/l.gz");
+  EXPECT_EQ(c->calibration.count, 64);
+  EXPECT_EQ(c->calibration.heldOut, 100);
+  auto zero = parseConfig("[calibration]\ncount = 0\n", "c.toml");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.error().message().find("count"), std::string::npos) << zero.error().message();
+  auto typo = parseConfig("[calibration]\nheldout = 3\n", "c.toml");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.error().message().find("held_out"), std::string::npos) << typo.error().message();
+}

@@ -239,7 +239,8 @@ TEST(Heartbeat, BaselinesFollowProductionThroughDeploysAndRollbacksByHand) {
     std::vector<std::string> bad;
     auto rep = cvgate::readFile(s.state() + "/feeds/v1_baseline_feed/" + cycle + ".json");
     if (!rep.ok()) return std::vector<std::string>{"no env report"};
-    for (const auto& c : json::parse(*rep)["checks"])
+    const json parsed = json::parse(*rep);  // named: a range-for over a temporary's member reads freed memory
+    for (const auto& c : parsed.at("checks"))
       if (c["status"] == "fail") bad.push_back(c["id"].get<std::string>() + ": " + c["message"].get<std::string>());
     return bad;
   };

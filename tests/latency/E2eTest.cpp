@@ -246,6 +246,10 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
     std::string text = slurp(cfg);
     text.replace(text.find("search_steps = 1"), 16, "search_steps = 0");
     text.replace(text.find("offered_rps = 500.0"), 19, "offered_rps = 1000.0");
+    // Static int8 calibrates on the training split, never on [dataset] (t10k).
+    text += "[calibration]\nimages = \"/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\"\n"
+            "labels = \"/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz\"\nlimit = 400\ncount = 100\n"
+            "held_out = 300\n";
     std::ofstream(cfg) << text;
   }
   ToolRun r = run(t, "--config " + cfg + " --sweep --no-profile --publish --patch-out " + t.file("patch"));
@@ -271,8 +275,20 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
       EXPECT_TRUE(v["golden"]["changes_outputs"].get<bool>());
       EXPECT_NE(v["note"].get<std::string>().find("1 linear layer"), std::string::npos) << v["note"];
     }
+    if (tr == "int8-static") {
+      EXPECT_NE(v["note"].get<std::string>().find("100 calibration images"), std::string::npos) << v["note"];
+      // Judged on the 300 samples after the calibration ones, against the float model.
+      const json& h = v["held_out"];
+      EXPECT_EQ(h["samples"], 300) << h.dump();
+      EXPECT_EQ(h["calibration"]["held_out_range"], json({100, 400})) << h.dump();
+      EXPECT_TRUE(h.contains("mcnemar_exact_p")) << h.dump();
+      EXPECT_GT(h["top1_agreement"].get<double>(), 0.5) << h.dump();
+      if (!h["acceptable"].get<bool>()) {
+        EXPECT_FALSE(v["eligible"].get<bool>()) << v.dump();
+      }
+    }
   }
-  for (const char* tr : {"frozen", "bf16", "int8-dynamic"}) EXPECT_TRUE(transforms.count(tr)) << tr;
+  for (const char* tr : {"frozen", "bf16", "int8-dynamic", "int8-static"}) EXPECT_TRUE(transforms.count(tr)) << tr;
   expectTheWinnerWasReMeasured(sw);
   for (const char* b : {"1", "4", "8", "16", "32"}) EXPECT_TRUE(batches.count(b)) << "batch " << b;
   if (!sw["patch"].is_null()) {
@@ -319,6 +335,16 @@ TEST(ProfileLatencyE2e, SweepMeasuresInterOpThreadsInChildProcessesOnlyForAForki
     inter.insert(v["inter_op_threads"].get<int>());
   }
   EXPECT_EQ(inter, (std::set<int>{2, 4}));  // [runtime] inter_op_threads = 1 is the baseline's
+  // No [calibration] in this config: static int8 is not made, and says why.
+  bool staticListed = false;
+  for (const auto& v : sw["variants"])
+    if (v.value("transform", "") == "int8-static") {
+      staticListed = true;
+      EXPECT_FALSE(v["available"].get<bool>()) << v.dump();
+      EXPECT_NE(v["unavailable_reason"].get<std::string>().find("no [calibration] data set"), std::string::npos)
+          << v.dump();
+    }
+  EXPECT_TRUE(staticListed);
   EXPECT_EQ(sw["inter_op"]["failed_runs"], 0);
   expectTheWinnerWasReMeasured(sw);
   if (!sw["patch"].is_null() && sw["best"].get<std::string>().find("-inter") != std::string::npos) {
@@ -328,6 +354,38 @@ TEST(ProfileLatencyE2e, SweepMeasuresInterOpThreadsInChildProcessesOnlyForAForki
   for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
     EXPECT_EQ(e.path().filename().string().rfind("cvgate-interop-", 0), std::string::npos) << e.path();
   expectValidReport(t, r.out);
+}
+
+TEST(ProfileLatencyE2e, TransformMeasuresTheVariantAndSaysSo) {
+  TempDir t;
+  std::string cfg = setup(t, "linear", "");
+  // No [calibration] yet: static int8 cannot be made, and the error says why.
+  expectOneLineError(run(t, "--config " + cfg + " --no-profile --no-search --transform int8-static"),
+                     "--transform int8-static: no [calibration] data set");
+  expectOneLineError(run(t, "--config " + cfg + " --no-profile --no-search --transform int8-dynamic --publish"),
+                     "not its archive's");
+  expectOneLineError(run(t, "--config " + cfg + " --no-profile --sweep --transform frozen"), "add --no-sweep");
+  {
+    std::ofstream(cfg, std::ios::app)
+        << "[calibration]\nimages = \"/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\"\n"
+           "labels = \"/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz\"\nlimit = 200\ncount = 50\n"
+           "held_out = 150\n";
+  }
+  ToolRun r = run(t, "--config " + cfg + " --no-profile --no-search --transform int8-static");
+  ASSERT_EQ(r.code, 0) << r.err;
+  json rep = json::parse(r.out);
+  const json& tr = rep["results"]["transform"];
+  EXPECT_EQ(tr["name"], "int8-static");
+  EXPECT_EQ(tr["calibration"]["calibration_samples"], 50) << tr.dump();
+  const json& cur = tr["subjects"]["current"];
+  EXPECT_NE(cur["note"].get<std::string>().find("1 linear layer(s) in int8"), std::string::npos) << cur.dump();
+  EXPECT_EQ(cur["held_out"]["samples"], 150) << cur.dump();
+  // The subject is still named by its archive; the figures are the variant's.
+  EXPECT_EQ(rep["subjects"]["current"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_GT(rep["results"]["subjects"]["current"]["scenarios"]["server"]["samples"].get<int>(), 0);
+  expectValidReport(t, r.out);
+  // Not published: the feed holds nothing of it.
+  EXPECT_FALSE(std::filesystem::exists(t.file("var/feeds/v1_latency_feed")));
 }
 
 TEST(ProfileLatencyE2e, ThreadFlagsOverrideTheConfigAndAreChecked) {

@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
   app.add_flag("--no-profile", noProfile, "skip the operator-level profile of the forward pass");
   app.add_option("--chrome-trace", o.chromeTrace, "also write a Chrome trace of the forward pass here (one process per subject)");
   app.add_option("--patch-out", o.patchOut, "with --sweep: write <DIR>/<subject>/patch.toml and any optimised archive");
+  app.add_option("--transform", o.transform,
+                 "measure each subject as this variant of itself, as the sweep makes it: frozen, bf16, int8-dynamic, "
+                 "int8-static (calibrated on [calibration]); said in results.transform, never with --publish")
+      ->check(CLI::IsMember({"frozen", "bf16", "int8-dynamic", "int8-static"}));
   app.add_flag("--noop", o.noop, "measure the load generator's own overhead on a no-op system under test");
   app.add_flag("--gemm-bench", gemm, "print the single-core float32 GEMM GFLOP/s of this machine (roofline) and exit");
   app.footer(exitStatusHelp(false) +
@@ -71,6 +75,10 @@ int main(int argc, char** argv) {
     if (app.count("--intra-op-threads")) o.intraOpThreads = intraOp;
     if (app.count("--inter-op-threads")) o.interOpThreads = interOp;
     if (noProfile) o.profileOperators = false;
+    if (!o.transform.empty() && common.publish)
+      return badInput("--transform " + o.transform +
+                      " with --publish: a transformed model's figures are not its archive's; the feed gets only "
+                      "the archive's");
     if (!o.patchOut.empty()) {
       // Refused before minutes of sweeping, not when the patch is written.
       std::error_code ec;
