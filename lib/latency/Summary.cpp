@@ -262,6 +262,16 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
       if (e.need.contains("samples")) need = std::max(need, e.need["samples"].get<std::size_t>());
       st.needSamples = need;
     }
+    if (st.outcome == Outcome::Fail && p.status == Outcome::Fail) {
+      std::vector<double> service;
+      for (const auto& q : r->requests)
+        if (q.ok) service.push_back(q.endMs - q.startMs);
+      if (!service.empty()) {
+        const std::size_t k = static_cast<std::size_t>(std::ceil(0.95 * static_cast<double>(service.size()))) - 1;
+        std::nth_element(service.begin(), service.begin() + static_cast<std::ptrdiff_t>(k), service.end());
+        st.waitingMiss = service[k] < o.p95LatencyMs;
+      }
+    }
     st.run = runToJson(*r, confidence);
     st.run.erase("stages");
     st.valid = r->valid;
@@ -332,13 +342,16 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
     // Nothing met the objectives down to the minimum: go on halving below
     // it, so the report can say what rate the subject does sustain (the
     // check still fails; see throughputCheck). Only while the misses are
-    // saturation (the subject could not keep up): a miss at a rate it kept
-    // up with is its service time, which no lower rate cures, and each
-    // halving doubles the run's length. At most kBelowMinimumHalvings.
+    // saturation (the subject could not keep up) or waiting (its service
+    // times alone meet the P95: the queue made the miss, as just under
+    // capacity): a miss made of service time is one no lower rate cures,
+    // and each halving doubles the run's length. At most kBelowMinimumHalvings.
     constexpr int kBelowMinimumHalvings = 4;
     auto lastSaturated = [&] {
-      const json& last = t.steps.back().run;
-      return last.contains("saturated") && last["saturated"].is_boolean() && last["saturated"].get<bool>();
+      const SearchStep& step = t.steps.back();
+      const json& last = step.run;
+      return step.waitingMiss ||
+             (last.contains("saturated") && last["saturated"].is_boolean() && last["saturated"].get<bool>());
     };
     if (lo == 0 && !t.steps.empty() && t.steps.back().outcome == Outcome::Fail && lastSaturated()) {
       for (int k = 0; k < kBelowMinimumHalvings && r > 0.5 && lastSaturated(); ++k) {

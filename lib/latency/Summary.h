@@ -64,6 +64,11 @@ struct SearchStep {
   std::size_t needSamples = 0;     ///< for an inconclusive P95 or error bound
   std::size_t samples = 0;         ///< requests in the run
   bool valid = true;               ///< the generator kept up
+  /// A P95 miss made of waiting: the requests' own service times (worker
+  /// pickup to completion) have a P95 under the objective, so a lower rate,
+  /// with shorter queues, can meet it even where the run was not flagged
+  /// saturated (a subject just under its capacity).
+  bool waitingMiss = false;
 };
 struct ThroughputResult {
   double bestRps = 0;              ///< highest offered rate that met the objectives (0: none)

@@ -193,6 +193,35 @@ TEST(Checks, ASubjectSlowAtAnyRateIsNotSearchedBelowTheMinimum) {
   EXPECT_LE(calls, 2);
 }
 
+TEST(Checks, ASubjectJustUnderItsCapacityIsSearchedBelowTheMinimum) {
+  // Defect (bench, ResNet-18 at ~49/s capacity): at 50/s it kept up, so the
+  // run was not flagged saturated, but its queue made P95 miss; the search
+  // stopped at 50/s and reported 0, where a lower rate meets the objectives.
+  auto nearCapacity = [&](double rate, std::size_t) -> Expected<RunResult> {
+    RunResult r = runWith(std::vector<double>(600, 5.0));
+    if (rate >= 50) {
+      for (auto& q : r.requests) {  // 880 ms in the queue, 20 ms of service
+        q.startMs = q.scheduledMs + 880;
+        q.endMs = q.startMs + 20;
+      }
+    }
+    r.settings.offeredRps = rate;
+    r.saturated = false;
+    return r;
+  };
+  Objectives o;
+  o.minThroughputRps = 100;
+  SearchSettings s;
+  s.doublingSteps = 10;
+  s.bisectSteps = 0;
+  auto t = searchThroughput(nearCapacity, 200, o.minThroughputRps, o, s, nullptr, 0.95);
+  EXPECT_DOUBLE_EQ(t.bestRps, 25.0);
+  const Check c = throughputCheck(t, o, "current");
+  EXPECT_EQ(c.status, Outcome::Fail);
+  ASSERT_TRUE(c.value.has_value());
+  EXPECT_DOUBLE_EQ(*c.value, 25.0);
+}
+
 TEST(Checks, SearchRepeatsARunTheGeneratorSpoiltButNeverAFailure) {
   // Every rate below 1000/s meets the objectives, but the first run at each
   // rate is spoilt: the generator fell behind (not evidence either way).
