@@ -66,14 +66,17 @@ torch::jit::Module activationObserver() {
   return m;
 }
 
-// MinMaxObserver(dtype=qint8, qscheme=per_tensor_symmetric): the weight's
-// range, scale = max(|min|, |max|) / 127.5 (at least eps), zero point 0.
-torch::jit::Module weightObserver() {
-  torch::jit::Module m(c10::QualifiedName("__torch__.cvgate.quantization.SymmetricMinMaxObserver"));
-  m.register_attribute("dtype", c10::IntType::get(), static_cast<std::int64_t>(c10::ScalarType::QInt8));
-  m.register_attribute("qscheme", c10::IntType::get(), static_cast<std::int64_t>(c10::kPerTensorSymmetric));
-  m.register_attribute("quant_min", c10::IntType::get(), std::int64_t{-128});
-  m.register_attribute("quant_max", c10::IntType::get(), std::int64_t{127});
+// A per-tensor min-max observer (torch.ao.quantization.MinMaxObserver): the
+// running range of what it sees, and `calculateQparams` (TorchScript) to
+// turn it into a scale and zero point.
+torch::jit::Module perTensorMinMaxObserver(const char* typeName, c10::ScalarType dtype, c10::QScheme qscheme,
+                                           std::int64_t quantMin, std::int64_t quantMax,
+                                           const std::string& calculateQparams) {
+  torch::jit::Module m{c10::QualifiedName(typeName)};
+  m.register_attribute("dtype", c10::IntType::get(), static_cast<std::int64_t>(dtype));
+  m.register_attribute("qscheme", c10::IntType::get(), static_cast<std::int64_t>(qscheme));
+  m.register_attribute("quant_min", c10::IntType::get(), quantMin);
+  m.register_attribute("quant_max", c10::IntType::get(), quantMax);
   m.register_buffer("eps", torch::tensor({std::numeric_limits<float>::epsilon()}));
   m.register_buffer("min_val", torch::tensor(std::numeric_limits<float>::infinity()));
   m.register_buffer("max_val", torch::tensor(-std::numeric_limits<float>::infinity()));
@@ -85,7 +88,15 @@ def forward(self, x_orig: Tensor) -> Tensor:
         self.min_val.copy_(torch.min(lo, self.min_val))
         self.max_val.copy_(torch.max(hi, self.max_val))
     return x_orig
+)" + calculateQparams);
+  return m;
+}
 
+// MinMaxObserver(dtype=qint8, qscheme=per_tensor_symmetric): the weight's
+// range, scale = max(|min|, |max|) / 127.5 (at least eps), zero point 0.
+torch::jit::Module weightObserver() {
+  return perTensorMinMaxObserver("__torch__.cvgate.quantization.SymmetricMinMaxObserver", c10::ScalarType::QInt8,
+                                 c10::kPerTensorSymmetric, -128, 127, R"(
 def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
     zero = torch.zeros_like(self.min_val)
     lo = torch.min(self.min_val, zero)
@@ -96,7 +107,6 @@ def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
     zero_point = torch.zeros(scale.size(), dtype=4)
     return scale, zero_point
 )");
-  return m;
 }
 
 // The observers of the static qconfig (torch.ao.quantization.observer), as
@@ -106,23 +116,8 @@ def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
 // activation's running range; scale = (max(hi, 0) - min(lo, 0)) / 255 (at
 // least eps), zero point = -round(min(lo, 0) / scale) clamped to 0..255.
 torch::jit::Module staticActivationObserver() {
-  torch::jit::Module m(c10::QualifiedName("__torch__.cvgate.quantization.MinMaxObserver"));
-  m.register_attribute("dtype", c10::IntType::get(), static_cast<std::int64_t>(c10::ScalarType::QUInt8));
-  m.register_attribute("qscheme", c10::IntType::get(), static_cast<std::int64_t>(c10::kPerTensorAffine));
-  m.register_attribute("quant_min", c10::IntType::get(), std::int64_t{0});
-  m.register_attribute("quant_max", c10::IntType::get(), std::int64_t{255});
-  m.register_buffer("eps", torch::tensor({std::numeric_limits<float>::epsilon()}));
-  m.register_buffer("min_val", torch::tensor(std::numeric_limits<float>::infinity()));
-  m.register_buffer("max_val", torch::tensor(-std::numeric_limits<float>::infinity()));
-  m.define(R"(
-def forward(self, x_orig: Tensor) -> Tensor:
-    if x_orig.numel() > 0:
-        x = x_orig.detach().to(6)
-        lo, hi = torch.aminmax(x)
-        self.min_val.copy_(torch.min(lo, self.min_val))
-        self.max_val.copy_(torch.max(hi, self.max_val))
-    return x_orig
-
+  return perTensorMinMaxObserver("__torch__.cvgate.quantization.MinMaxObserver", c10::ScalarType::QUInt8,
+                                 c10::kPerTensorAffine, 0, 255, R"(
 def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
     if bool(self.min_val == float("inf")) and bool(self.max_val == float("-inf")):
         return torch.ones([1], dtype=6), torch.zeros([1], dtype=4)
@@ -135,7 +130,6 @@ def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
     zero_point = torch.clamp(zero_point, self.quant_min, self.quant_max)
     return scale.reshape([1]), zero_point.reshape([1])
 )");
-  return m;
 }
 
 // PerChannelMinMaxObserver(dtype=qint8, qscheme=per_channel_symmetric,
