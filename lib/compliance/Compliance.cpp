@@ -364,7 +364,7 @@ Expected<std::unique_ptr<Prepared>> prepare(const ToolContext& ctx, Report& repo
 
 json machineJson(const Prepared& p) {
   return {{"gemm_gflops_per_core", p.gemm.gflops}, {"gemm_n", p.gemm.n}, {"gemm_seconds", p.gemm.seconds},
-          {"cores", p.roof.cores}};
+          {"gemm", toJson(p.gemm)}, {"cores", p.roof.cores}};
 }
 
 /// What evaluating a range of positions produced.

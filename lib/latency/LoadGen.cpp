@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -83,8 +84,16 @@ struct Queued {
 
 /// Server and offline: a queue fed by the generator (server) or pre-filled
 /// (offline), drained by `workers` threads in batches.
-void runPool(SystemUnderTest& sut, const TestSettings& s, std::vector<RequestRecord>& recs,
-             Clock::time_point t0, bool offline) {
+/// CPU seconds the calling thread has used.
+double threadCpuS() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+/// Returns the generator thread's CPU seconds (0 offline).
+double runPool(SystemUnderTest& sut, const TestSettings& s, std::vector<RequestRecord>& recs,
+               Clock::time_point t0, bool offline) {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::size_t> q;
@@ -150,7 +159,9 @@ void runPool(SystemUnderTest& sut, const TestSettings& s, std::vector<RequestRec
   };
   std::vector<std::thread> pool;
   for (int w = 0; w < s.workers; ++w) pool.emplace_back(worker);
+  double generatorCpuS = 0;
   if (!offline) {
+    const double cpu0 = threadCpuS();
     // The generator: enqueue every request that is due, then sleep to the next.
     std::size_t i = 0;
     while (i < n) {
@@ -173,8 +184,10 @@ void runPool(SystemUnderTest& sut, const TestSettings& s, std::vector<RequestRec
       done = true;
     }
     cv.notify_all();
+    generatorCpuS = threadCpuS() - cpu0;
   }
   for (auto& t : pool) t.join();
+  return generatorCpuS;
 }
 
 void runSingleStream(SystemUnderTest& sut, const TestSettings& s, std::vector<RequestRecord>& recs,
@@ -224,7 +237,7 @@ Expected<RunResult> runScenario(SystemUnderTest& sut, const TestSettings& s) {
         r.scheduledMs = t;
       }
     }
-    runPool(sut, s, res.requests, t0, s.scenario == Scenario::Offline);
+    res.generatorCpuS = runPool(sut, s, res.requests, t0, s.scenario == Scenario::Offline);
   }
   // Bookkeeping after the clock stopped.
   const std::size_t n = res.requests.size();
@@ -252,6 +265,7 @@ Expected<RunResult> runScenario(SystemUnderTest& sut, const TestSettings& s) {
   res.elapsedS = std::max(1e-9, (lastEnd - std::min(0.0, firstSched)) / 1000.0);
   if (s.scenario == Scenario::SingleStream) res.elapsedS = std::max(1e-9, (lastEnd - firstSched) / 1000.0);
   res.achievedRps = static_cast<double>(n - res.shed) / res.elapsedS;
+  res.generatorCoreFraction = res.generatorCpuS / res.elapsedS;
   res.meanBatch = n > res.shed ? batchSum / static_cast<double>(n - res.shed) : 0;
   if (s.scenario == Scenario::Server && lastSched > 0) {
     res.arrivalRps = static_cast<double>(n) / (lastSched / 1000.0);

@@ -66,6 +66,12 @@ struct RunResult {
   std::map<std::string, std::size_t> errorKinds;
   double meanBatch = 0;
   double issueDelayP99Ms = 0;      ///< generator lateness (server)
+  /// Server: CPU time the generator's thread used (scheduling, enqueueing,
+  /// waking workers), and that over the run's wall time: the share of one
+  /// core the generator took from the cores it measures. 0 when no separate
+  /// generator ran (single-stream, offline).
+  double generatorCpuS = 0;
+  double generatorCoreFraction = 0;
   bool valid = true;               ///< the generator kept up
   std::string invalidReason;
   double growthMsPerS = 0;         ///< least-squares slope of latency over scheduled time

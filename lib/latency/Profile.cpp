@@ -413,8 +413,9 @@ constexpr int kConfirmRuns = 3;
 
 json gemmBenchJson(int n, double seconds) {
   auto g = gemmBench(n, seconds);
-  return {{"gemm_n", g.n}, {"threads", 1}, {"iterations", g.iterations}, {"seconds", g.seconds},
-          {"gflops_single_core", g.gflops}, {"torch_version", torchVersion()}};
+  return {{"gemm_n", g.n},          {"threads", 1},       {"iterations", g.iterations},
+          {"seconds", g.seconds},   {"windows", g.windows}, {"gflops_single_core", g.gflops},
+          {"gflops_median", g.gflopsMedian}, {"gflops_min", g.gflopsMin}, {"torch_version", torchVersion()}};
 }
 
 Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o) {
@@ -577,7 +578,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   const GemmResult gemm = gemmBench(256, 0.5);
   const Roofline roof{gemm.gflops, coresUsed(p.cfg.workers, p.threads.intraOp)};
   res["machine"]["gemm_gflops_per_core"] = gemm.gflops;
-  res["machine"]["gemm"] = {{"n", gemm.n}, {"seconds", gemm.seconds}, {"iterations", gemm.iterations}};
+  res["machine"]["gemm"] = toJson(gemm);
   json subjectsJson = json::object();
   json traceEvents = json::array();
   std::map<std::string, Measured> measured;

@@ -68,6 +68,8 @@ json runToJson(const RunResult& r, double confidence) {
                       {"p99_ms", r.settings.scenario == Scenario::Server ? json(r.issueDelayP99Ms) : json(nullptr)},
                       {"max_ms", delay.empty() ? json(nullptr) : json(delay.back())},
                       {"bound_p99_ms", r.settings.maxIssueDelayMs}};
+  if (r.settings.scenario == Scenario::Server)
+    j["generator"] = {{"cpu_s", r.generatorCpuS}, {"core_fraction", r.generatorCoreFraction}};
   j["valid"] = r.valid;
   j["invalid_reason"] = r.invalidReason;
   j["saturated"] = r.saturated;
@@ -195,7 +197,8 @@ Check validCheck(const RunResult& r, const std::string& subject) {
     c.status = Outcome::Pass;
     c.message = r.settings.scenario == Scenario::Server
                     ? "the generator kept up: issue delay p99 " + fmtNum(r.issueDelayP99Ms, 3) + " ms <= " +
-                          fmtNum(r.settings.maxIssueDelayMs, 1) + " ms"
+                          fmtNum(r.settings.maxIssueDelayMs, 1) + " ms, using " +
+                          fmtNum(r.generatorCoreFraction * 100, 2) + " % of one core"
                     : toString(r.settings.scenario) + ": closed-loop, no schedule to fall behind";
   } else {
     c.status = Outcome::Inconclusive;

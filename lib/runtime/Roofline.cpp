@@ -165,25 +165,48 @@ nlohmann::json toJson(const FlopCount& f) {
                      "frozen graph, shapes propagated from the manifest's input shape at batch 1"}};
 }
 
-GemmResult gemmBench(int n, double seconds) {
+GemmResult gemmBench(int n, double seconds, int windows) {
   const int before = at::get_num_threads();
   at::set_num_threads(1);
   GemmResult g;
   g.n = n;
+  g.windows = std::max(1, windows);
   torch::manual_seed(0);
   at::Tensor a = torch::randn({n, n}), b = torch::randn({n, n}), c = torch::empty({n, n});
   for (int i = 0; i < 3; ++i) at::mm_out(c, a, b);
-  const auto t0 = Clock::now();
-  double el = 0;
-  while (el < seconds) {
-    at::mm_out(c, a, b);
-    ++g.iterations;
-    el = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double flopsPerMm = 2.0 * static_cast<double>(n) * n * n;
+  const double windowS = seconds / g.windows;
+  std::vector<double> rates;
+  for (int w = 0; w < g.windows; ++w) {
+    const auto t0 = Clock::now();
+    double el = 0;
+    std::int64_t it = 0;
+    while (el < windowS || it == 0) {
+      at::mm_out(c, a, b);
+      ++it;
+      el = std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+    g.iterations += it;
+    g.seconds += el;
+    rates.push_back(flopsPerMm * static_cast<double>(it) / el / 1e9);
   }
-  g.seconds = el;
-  g.gflops = 2.0 * static_cast<double>(n) * n * n * static_cast<double>(g.iterations) / el / 1e9;
+  std::sort(rates.begin(), rates.end());
+  g.gflops = rates.back();
+  g.gflopsMin = rates.front();
+  const std::size_t m = rates.size() / 2;
+  g.gflopsMedian = rates.size() % 2 == 1 ? rates[m] : (rates[m - 1] + rates[m]) / 2;
   at::set_num_threads(before);
   return g;
+}
+
+nlohmann::json toJson(const GemmResult& g) {
+  return {{"n", g.n},
+          {"seconds", g.seconds},
+          {"iterations", g.iterations},
+          {"windows", g.windows},
+          {"gflops_best", g.gflops},
+          {"gflops_median", g.gflopsMedian},
+          {"gflops_min", g.gflopsMin}};
 }
 
 double Roofline::imagesPerS(double flopsPerImage) const {

@@ -37,14 +37,24 @@ struct FlopCount {
 Expected<FlopCount> countFlops(const Model& model);
 nlohmann::json toJson(const FlopCount& f);
 
-/// Single-thread float32 GEMM (at::mm, n x n) rate over ~seconds.
+/// Single-thread float32 GEMM (at::mm, n x n) rate over ~seconds, measured
+/// in `windows` equal windows. The roofline is the best window: whatever
+/// else runs on the machine can only make a window slower, so one long
+/// average moves with the machine's load (17 % between two bench runs on
+/// one machine) and the best of several short ones much less; the median
+/// and the slowest say how disturbed the measurement was.
 struct GemmResult {
   int n = 0;
-  double gflops = 0;                       ///< GFLOP/s of one core
+  double gflops = 0;                       ///< GFLOP/s of one core: the best window
+  double gflopsMedian = 0;                 ///< the median window
+  double gflopsMin = 0;                    ///< the slowest window
+  int windows = 0;
   std::int64_t iterations = 0;
   double seconds = 0;
 };
-GemmResult gemmBench(int n, double seconds);
+GemmResult gemmBench(int n, double seconds, int windows = 5);
+/// {n, seconds, iterations, windows, gflops_best, gflops_median, gflops_min}.
+nlohmann::json toJson(const GemmResult& g);
 
 /// The roofline of `cores` cores at `gflopsPerCore`, and a rate against it.
 struct Roofline {

@@ -267,3 +267,33 @@ TEST(LoadGen, BadSettingsAreErrors) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 3u);
 }
+
+// The generator's own CPU is measured on its thread, so the report can say
+// how much of the measured cores it took: more requests, more of a core;
+// none at all without a schedule (offline).
+TEST(LoadGen, TheGeneratorsOwnCoreUseIsMeasured) {
+  auto run = [](Scenario sc, double rps) {
+    NoopSut n;
+    TestSettings t;
+    t.scenario = sc;
+    t.offeredRps = rps;
+    t.durationS = 0.5;
+    t.minSamples = 50;
+    t.maxIssueDelayMs = 1000;
+    auto r = runScenario(n, t);
+    EXPECT_TRUE(r.ok());
+    return *r;
+  };
+  const RunResult slow = run(Scenario::Server, 100), fast = run(Scenario::Server, 20000);
+  for (const RunResult* r : {&slow, &fast}) {
+    EXPECT_GT(r->generatorCpuS, 0.0);
+    EXPECT_LE(r->generatorCpuS, r->elapsedS * 1.05);
+    EXPECT_NEAR(r->generatorCoreFraction, r->generatorCpuS / r->elapsedS, 1e-12);
+  }
+  EXPECT_GT(fast.generatorCpuS, 2 * slow.generatorCpuS)
+      << "100/s: " << slow.generatorCpuS << " s, 20000/s: " << fast.generatorCpuS << " s";
+  const RunResult offline = run(Scenario::Offline, 100);
+  EXPECT_EQ(offline.generatorCpuS, 0.0);
+  const auto j = runToJson(fast, 0.95);
+  EXPECT_EQ(j["generator"]["core_fraction"], fast.generatorCoreFraction);
+}

@@ -77,3 +77,24 @@ TEST(Roofline, FractionOfTheGemmRate) {
   EXPECT_EQ(j["roofline_fraction"], 0.5);
   EXPECT_EQ(j["achieved_gflops"], 50.0);
 }
+
+// The roofline's GEMM rate is the best of its windows, and the report says
+// how far the others fell below it.
+TEST(Roofline, TheGemmRateIsTheBestOfItsWindows) {
+  const GemmResult g = gemmBench(64, 0.2, 4);
+  EXPECT_EQ(g.windows, 4);
+  EXPECT_GE(g.iterations, 4);
+  EXPECT_GE(g.seconds, 0.2);
+  EXPECT_GT(g.gflopsMin, 0.0);
+  EXPECT_LE(g.gflopsMin, g.gflopsMedian);
+  EXPECT_LE(g.gflopsMedian, g.gflops);
+  // The best window beats the whole run's average unless every window ran
+  // at the same rate.
+  const double average = 2.0 * 64 * 64 * 64 * static_cast<double>(g.iterations) / g.seconds / 1e9;
+  EXPECT_GE(g.gflops, average * (1 - 1e-9));
+  const auto j = toJson(g);
+  EXPECT_EQ(j["windows"], 4);
+  EXPECT_EQ(j["gflops_best"], g.gflops);
+  EXPECT_EQ(j["gflops_median"], g.gflopsMedian);
+  EXPECT_EQ(j["gflops_min"], g.gflopsMin);
+}
