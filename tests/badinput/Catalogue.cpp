@@ -14,8 +14,6 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "DecisionFixtures.h"
-#include "FixtureModels.h"
 #include "TempDir.h"
 #include "ToolRun.h"
 #include "common/Json.h"
@@ -26,7 +24,57 @@
 namespace fs = std::filesystem;
 
 namespace cvgate::badinput {
+
+namespace detail {
+
+void writeBytes(const std::string& path, const std::string& bytes) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+std::string be32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+ConfigMap worldConfig(const std::string& w) {
+  ConfigMap c;
+  c[""]["state_dir"] = "\"" + w + "/state\"";
+  c["models"]["current"] = "\"" + w + "/models/current.pt\"";
+  c["models"]["candidate"] = "\"" + w + "/models/candidate.pt\"";
+  c["dataset"]["format"] = "\"idx\"";
+  c["dataset"]["images"] = "\"" + w + "/data/images.idx\"";
+  c["dataset"]["labels"] = "\"" + w + "/data/labels.idx\"";
+  c["runtime"]["intra_op_threads"] = "1";
+  c["runtime"]["batch_size"] = "8";
+  c["golden"]["count"] = "8";
+  c["integration"]["behaviour_samples"] = "8";
+  c["compliance"]["bootstrap_resamples"] = "200";
+  c["compliance"]["min_per_class"] = "1";
+  c["latency"]["min_samples"] = "50";
+  c["latency"]["search_min_samples"] = "50";
+  c["rollback"]["drill_repeats"] = "3";
+  return c;
+}
+
+std::string renderConfig(const ConfigMap& c) {
+  std::string out;
+  if (auto top = c.find(""); top != c.end())
+    for (const auto& [k, v] : top->second) out += k + " = " + v + "\n";
+  for (const auto& [section, keys] : c) {
+    if (section.empty()) continue;
+    out += "[" + section + "]\n";
+    for (const auto& [k, v] : keys) out += k + " = " + v + "\n";
+  }
+  return out;
+}
+
+}  // namespace detail
+
 namespace {
+
+using namespace detail;
 
 using cvgate::testing::runCommand;
 using cvgate::testing::slurp;
@@ -76,17 +124,6 @@ std::string replaceAll(std::string s, const std::string& from, const std::string
   return s;
 }
 
-void writeBytes(const std::string& path, const std::string& bytes) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!f) throw std::runtime_error("cannot write " + path);
-}
-
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-}
-
 std::string gzip(const std::string& raw) {
   z_stream zs{};
   if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -134,41 +171,6 @@ std::string jpegHeader(std::uint16_t w, std::uint16_t h) {
   s += static_cast<char>(w & 0xFF);
   s += std::string("\x01\x01\x11\x00", 4);
   return s;
-}
-
-/// The world's config as sections of key = raw TOML value; "" is the top level.
-using ConfigMap = std::map<std::string, std::map<std::string, std::string>>;
-
-ConfigMap worldConfig(const std::string& w) {
-  ConfigMap c;
-  c[""]["state_dir"] = "\"" + w + "/state\"";
-  c["models"]["current"] = "\"" + w + "/models/current.pt\"";
-  c["models"]["candidate"] = "\"" + w + "/models/candidate.pt\"";
-  c["dataset"]["format"] = "\"idx\"";
-  c["dataset"]["images"] = "\"" + w + "/data/images.idx\"";
-  c["dataset"]["labels"] = "\"" + w + "/data/labels.idx\"";
-  c["runtime"]["intra_op_threads"] = "1";
-  c["runtime"]["batch_size"] = "8";
-  c["golden"]["count"] = "8";
-  c["integration"]["behaviour_samples"] = "8";
-  c["compliance"]["bootstrap_resamples"] = "200";
-  c["compliance"]["min_per_class"] = "1";
-  c["latency"]["min_samples"] = "50";
-  c["latency"]["search_min_samples"] = "50";
-  c["rollback"]["drill_repeats"] = "3";
-  return c;
-}
-
-std::string renderConfig(const ConfigMap& c) {
-  std::string out;
-  if (auto top = c.find(""); top != c.end())
-    for (const auto& [k, v] : top->second) out += k + " = " + v + "\n";
-  for (const auto& [section, keys] : c) {
-    if (section.empty()) continue;
-    out += "[" + section + "]\n";
-    for (const auto& [k, v] : keys) out += k + " = " + v + "\n";
-  }
-  return out;
 }
 
 /// Every file, symlink and directory under `root`: path -> what it is
@@ -376,76 +378,6 @@ std::vector<Case> loadCases(const std::string& path) {
 std::string worldDir() {
   const char* w = std::getenv("CVGATE_BADINPUT_WORLD");
   return w && *w ? w : CVGATE_BADINPUT_WORLD;
-}
-
-void buildWorld(const std::string& w) {
-  fs::remove_all(w);
-  fs::create_directories(w + "/models");
-  fs::create_directories(w + "/data");
-  fs::create_directories(w + "/reports");
-  // Two fixture classifiers (28x28 grey, 10 classes), embedded manifests, and
-  // a sidecar-manifest variant of the candidate for manifest cases.
-  cvgate::testing::FixtureSpec spec;
-  spec.seed = 1;
-  if (auto st = cvgate::testing::writeFixtureModel(spec, w + "/models/current.pt"); !st.ok())
-    throw std::runtime_error(st.error().message());
-  spec.seed = 2;
-  spec.name = "fixture-v2";
-  spec.version = "2";
-  if (auto st = cvgate::testing::writeFixtureModel(spec, w + "/models/candidate.pt"); !st.ok())
-    throw std::runtime_error(st.error().message());
-  spec.seed = 3;
-  spec.name = "fixture-sidecar";
-  spec.embedManifest = false;
-  if (auto st = cvgate::testing::writeFixtureModel(spec, w + "/models/sidecar.pt"); !st.ok())
-    throw std::runtime_error(st.error().message());
-  // 40 images, 4 of each class, and their labels.
-  std::string images = be32(0x803) + be32(40) + be32(28) + be32(28), labels = be32(0x801) + be32(40);
-  for (int i = 0; i < 40; ++i) {
-    images += std::string(28 * 28, static_cast<char>((i * 37) % 256));
-    labels += static_cast<char>(i % 10);
-  }
-  // The same kind of images as an ImageFolder (root/<class>/<n>.png), two per class.
-  for (int i = 0; i < 20; ++i) {
-    Image img;
-    img.width = img.height = 28;
-    img.channels = 1;
-    img.pixels.assign(28 * 28, static_cast<std::uint8_t>((i * 37) % 256));
-    auto png = encodePng(img);
-    if (!png.ok()) throw std::runtime_error(png.error().message());
-    writeBytes(w + "/folder/c" + std::to_string(i % 10) + "/" + std::to_string(i) + ".png", *png);
-  }
-  writeBytes(w + "/data/images.idx", images);
-  writeBytes(w + "/data/labels.idx", labels);
-  writeBytes(w + "/cvgate.toml", renderConfig(worldConfig(w)));
-  // The registry as the heartbeat leaves it: current initialised, candidate staged.
-  const std::string env = "CVGATE_STATE_DIR='" + w + "/state' ";
-  const std::string reg = "'" + cvgate::testing::binDir() + "/model-registry' --config '" + w + "/cvgate.toml' ";
-  for (const auto& cmd : {reg + "init '" + w + "/models/current.pt'", reg + "stage '" + w + "/models/candidate.pt'"}) {
-    auto r = runCommand(env + cmd, w);
-    if (r.code != 0) throw std::runtime_error(cmd + ": exit " + std::to_string(r.code) + ": " + r.err);
-  }
-  // One cycle's five reports about these two models, as files (for --*-report)
-  // and published in the feeds (for decide and check-integration).
-  const std::string curSha = sha256Hex(slurp(w + "/models/current.pt"));
-  const std::string candSha = sha256Hex(slurp(w + "/models/candidate.pt"));
-  const auto reports = cvgate::decisiontest::cycleReports("20261125T2100Z-bad0", {curSha, candSha});
-  const char* names[] = {"env", "latency", "compliance", "integration", "rollback"};
-  for (std::size_t i = 0; i < reports.size() && i < 5; ++i) {
-    writeBytes(w + "/reports/" + names[i] + ".json", toJson(reports[i]).dump(1));
-    if (auto p = publishReport(w + "/state", reports[i]); !p.ok()) throw std::runtime_error(p.error().message());
-  }
-  // The two shards of an evaluation of these models (one batch: shard 0/2 is
-  // empty, 1/2 has the 40 samples), for the --merge cases.
-  for (const char* k : {"0", "1"}) {
-    const std::string cmd = "'" + cvgate::testing::binDir() + "/eval-compliance' -q --config '" + w +
-                            "/cvgate.toml' --shard " + k + "/2 --outcomes-out '" + w + "/outcomes/" + k +
-                            ".outcomes.jsonl'";
-    fs::create_directories(w + "/outcomes");
-    auto r = runCommand(env + cmd, w);
-    if (r.code != 0) throw std::runtime_error(cmd + ": exit " + std::to_string(r.code) + ": " + r.err);
-  }
-  writeBytes(w + "/ready", "");
 }
 
 std::string runCase(const Case& c) {

@@ -27,6 +27,8 @@
 // decide's verdict, may appear).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,10 +47,24 @@ std::vector<Case> loadCases(const std::string& path);
 /// The world the cases share, built once per ctest run by badinput_world.
 std::string worldDir();
 
-/// Build the world in `dir` (models, data, config, registry, one cycle's reports).
+/// Build the world in `dir` (models, data, config, registry, one cycle's
+/// reports). In World.cpp, its own executable (catalogue_world): it writes
+/// fixture models with libtorch, which the cases' binary then need not load.
 void buildWorld(const std::string& dir);
 
 /// Run one case; returns "" when it behaved, else what went wrong.
 std::string runCase(const Case& c);
+
+// What the world builder and the cases share.
+namespace detail {
+/// Write `bytes` to `path`, making its directories; throws on failure.
+void writeBytes(const std::string& path, const std::string& bytes);
+/// A big-endian 32-bit integer, as IDX headers hold them.
+std::string be32(std::uint32_t v);
+/// The world's config as sections of key = raw TOML value; "" is the top level.
+using ConfigMap = std::map<std::string, std::map<std::string, std::string>>;
+ConfigMap worldConfig(const std::string& w);
+std::string renderConfig(const ConfigMap& c);
+}  // namespace detail
 
 }  // namespace cvgate::badinput

@@ -3,7 +3,7 @@
 // or value at fault (or the code the man page documents), nothing on stdout,
 // and the state directory byte-identical before and after.
 //
-// `catalogue_test --build-world DIR` builds the shared world once per ctest
+// `catalogue_world DIR` (World.cpp) builds the shared world once per ctest
 // run (the badinput_world fixture); each case is then one test.
 #include <gtest/gtest.h>
 
@@ -56,15 +56,6 @@ TEST(BadInputCatalogue, CoversEveryReaderAndTool) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::strcmp(argv[1], "--build-world") == 0) {
-    try {
-      cvgate::badinput::buildWorld(argv[2]);
-    } catch (const std::exception& e) {
-      std::cerr << "catalogue_test: error: building the world in '" << argv[2] << "': " << e.what() << "\n";
-      return 1;
-    }
-    return 0;
-  }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
