@@ -72,6 +72,9 @@ struct RunResult {
   /// generator ran (single-stream, offline).
   double generatorCpuS = 0;
   double generatorCoreFraction = 0;
+  /// CPUs this process could run on during the run (sched_getaffinity): the
+  /// cores the generator and the server shared.
+  int cores = 0;
   bool valid = true;               ///< the generator kept up
   std::string invalidReason;
   double growthMsPerS = 0;         ///< least-squares slope of latency over scheduled time

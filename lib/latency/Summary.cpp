@@ -69,7 +69,7 @@ json runToJson(const RunResult& r, double confidence) {
                       {"max_ms", delay.empty() ? json(nullptr) : json(delay.back())},
                       {"bound_p99_ms", r.settings.maxIssueDelayMs}};
   if (r.settings.scenario == Scenario::Server)
-    j["generator"] = {{"cpu_s", r.generatorCpuS}, {"core_fraction", r.generatorCoreFraction}};
+    j["generator"] = {{"cpu_s", r.generatorCpuS}, {"core_fraction", r.generatorCoreFraction}, {"cores", r.cores}};
   j["valid"] = r.valid;
   j["invalid_reason"] = r.invalidReason;
   j["saturated"] = r.saturated;
@@ -393,20 +393,65 @@ std::vector<double> passedRates(const ThroughputResult& t) {
   return r;
 }
 
+/// The load generator runs on the cores it measures. Its CPU time in the
+/// runs that bracket the capacity bounds what it took from the server: with
+/// the generator's f cores of N given back, a server whose rate is at most
+/// proportional to the CPU it gets would serve at most N / (N - f) times as
+/// much, so the capacity reported is understated by at most f / (N - f).
+/// f is the larger of the two runs' shares. Null when no run measured it.
+static json generatorBound(const SearchStep* best, const SearchStep* fail) {
+  double f = -1;
+  int cores = 0;
+  for (const SearchStep* st : {best, fail}) {
+    if (!st || !st->run.contains("generator")) continue;
+    const json& g = st->run["generator"];
+    if (!g.contains("core_fraction") || !g["core_fraction"].is_number() || !g.contains("cores") ||
+        !g["cores"].is_number_integer())
+      continue;
+    f = std::max(f, g["core_fraction"].get<double>());
+    cores = std::max(cores, g["cores"].get<int>());
+  }
+  if (f < 0 || cores <= 0) return nullptr;
+  json j = {{"cores", cores}, {"core_fraction", f}};
+  j["best_run_core_fraction"] = best && best->run.contains("generator") ? best->run["generator"].value("core_fraction", json(nullptr)) : json(nullptr);
+  j["failing_run_core_fraction"] = fail && fail->run.contains("generator") ? fail->run["generator"].value("core_fraction", json(nullptr)) : json(nullptr);
+  j["capacity_understated_at_most"] = f < cores ? num(f / (cores - f)) : json(nullptr);
+  j["rule"] = "the generator's share f of the N cores it shared with the server: a server at most proportional to "
+              "its CPU would serve at most N/(N-f) times the rate on cores of its own";
+  return j;
+}
+
 /// How sure the best rate is: the run that met the objectives there (its
 /// P95 and the upper bound that passed), and the lowest rate above it that
-/// failed decisively (the capacity lies between the two).
+/// failed decisively (the capacity lies between the two); and what the load
+/// generator took from the cores in those two runs.
 static json capacityDetail(const ThroughputResult& t, const Objectives& o) {
   json d = {{"confidence", o.confidence}, {"best_rps", t.bestRps}, {"best_achieved_rps", t.bestAchievedRps}};
-  double lowestFail = 0;
+  const SearchStep* fail = nullptr;
+  const SearchStep* best = nullptr;
   for (const auto& st : t.steps) {
-    if (st.outcome == Outcome::Fail && st.offeredRps > t.bestRps && (lowestFail == 0 || st.offeredRps < lowestFail))
-      lowestFail = st.offeredRps;
-    if (st.outcome == Outcome::Pass && st.offeredRps == t.bestRps && st.run.contains("percentiles"))
-      d["best_run_p95"] = st.run["percentiles"]["p95"];
+    if (st.outcome == Outcome::Fail && st.offeredRps > t.bestRps && (!fail || st.offeredRps < fail->offeredRps))
+      fail = &st;
+    if (st.outcome == Outcome::Pass && st.offeredRps == t.bestRps) {
+      best = &st;
+      if (st.run.contains("percentiles")) d["best_run_p95"] = st.run["percentiles"]["p95"];
+    }
   }
-  d["capacity_bracket_rps"] = {t.bestRps, lowestFail > 0 ? json(lowestFail) : json(nullptr)};
+  d["capacity_bracket_rps"] = {t.bestRps, fail ? json(fail->offeredRps) : json(nullptr)};
+  d["generator"] = generatorBound(best, fail);
   return d;
+}
+
+/// ", the load generator took 12 % of 2 cores: the capacity is understated
+/// by at most 6 %" when that bound is worth saying (over 2 %).
+static std::string generatorNote(const json& detail) {
+  const json& g = detail["generator"];
+  if (!g.is_object() || !g["capacity_understated_at_most"].is_number()) return {};
+  const double u = g["capacity_understated_at_most"].get<double>();
+  if (u <= 0.02) return {};
+  return "; the load generator took " + fmtNum(g["core_fraction"].get<double>() * 100, 0) + " % of one of the " +
+         std::to_string(g["cores"].get<int>()) + " cores: the capacity is understated by at most " +
+         fmtNum(u * 100, 0) + " %";
 }
 
 Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std::string& subject) {
@@ -426,6 +471,7 @@ Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std:
                 std::to_string(t.steps.size()) + " runs searched" +
                 (capped ? "; no run above it failed, so the capacity may be higher" : "") + ") >= " + minS + stopped;
     c.detail = capacityDetail(t, o);
+    c.message += generatorNote(c.detail);
     return c;
   }
   for (const auto& st : t.steps) {
@@ -445,6 +491,7 @@ Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std:
                   (t.bestRps > 0 ? "; they are met at up to " + fmtNum(t.bestRps, 1) + "/s offered"
                                  : std::string("; no rate searched met them")) + stopped;
       c.detail = capacityDetail(t, o);
+      c.message += generatorNote(c.detail);
       return c;
     }
   }

@@ -3,31 +3,55 @@
 # request (no-op SUT), default and best-patch throughput at objective of both
 # reference models (profile-latency --sweep), and the single-core GEMM rate
 # of this machine as the roofline reference.
-# Usage: CVGATE_BIN_DIR=build/bin tests/bench/latency_bench.sh [config]
+# The sweep runs SWEEPS times (default 2): a winner confirmed by one sweep
+# (two of three runs at its rate) should be confirmed again by the next. Each
+# throughput comes with its capacity bracket (the rate that met the
+# objectives .. the lowest above it that failed) and the share of the cores
+# the load generator took in those runs (with the bound it puts on how far
+# the capacity is understated).
+# Usage: CVGATE_BIN_DIR=build/bin [SWEEPS=2] tests/bench/latency_bench.sh [config]
 set -eu
 here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${CVGATE_BIN_DIR:-$here/build/bin}
 config=${1:-$here/configs/cvgate.toml}
+sweeps=${SWEEPS:-2}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pl="$bin/profile-latency"
 
-echo "latency bench: $pl, config $config" >&2
+echo "latency bench: $pl, config $config, $sweeps sweeps" >&2
 "$pl" --gemm-bench >"$tmp/gemm.json"
 "$pl" --config "$config" --noop --offered-rps 5000 --quiet --out "$tmp/noop.json" || true
-"$pl" --config "$config" --sweep --no-profile --patch-out "$tmp/patch" --out "$tmp/sweep.json" || true
-
-jq -r -n --slurpfile g "$tmp/gemm.json" --slurpfile n "$tmp/noop.json" --slurpfile s "$tmp/sweep.json" '
+jq -r -n --slurpfile g "$tmp/gemm.json" --slurpfile n "$tmp/noop.json" '
   def f(x): if x == null then "n/a" else (x * 100 | round / 100 | tostring) end;
   "== latency bench ==",
-  "roofline: single-core float32 GEMM (at::mm \($g[0].gemm_n)x\($g[0].gemm_n)): \(f($g[0].gflops_single_core)) GFLOP/s",
+  "roofline: single-core float32 GEMM (at::mm \($g[0].gemm_n)x\($g[0].gemm_n)), best of \($g[0].windows) windows: \(f($g[0].gflops_single_core)) GFLOP/s (median \(f($g[0].gflops_median)), min \(f($g[0].gflops_min)))",
   "generator overhead (no-op SUT, server at 5000/s): mean \(f($n[0].results.generator.overhead_mean_ms)) ms, p50 \(f($n[0].results.generator.overhead_p50_ms)) ms, p99 \(f($n[0].results.generator.overhead_p99_ms)) ms per request",
-  "throughput at objective (highest offered requests/s whose run met the P95 and error objectives):",
-  ( $s[0].results.subjects | to_entries[] | .key as $k | $s[0].results.sweep.subjects[$k] as $w |
-    "  \($k) \(.value.model): default \(f(.value.throughput.best_rps))\(if $w.patch.baseline_capped then " (search bound reached)" else "" end)  best patch \(f($w.best_throughput_rps)) (\($w.best)), x\(f($w.speedup))" +
-    (if $w.confirmation == null then ""
-     elif $w.confirmation.confirmed then " — confirmed by a repeat run\(if $w.confirmation.confirmed_rps < $w.confirmation.search_best_rps then " at \(f($w.confirmation.confirmed_rps)) (search reached \(f($w.confirmation.search_best_rps)))" else "" end)"
-     else " — the winner \($w.confirmation.variant) (\(f($w.confirmation.search_best_rps))) did not meet the objectives again: no patch" end),
-    ( $w.variants[] | select(.transform != null and .transform != "none") |
-      "      \(.name): \(if .available then "\(f(.throughput_rps))/s, top-1 agreement \(f(.golden.top1_agreement)), max abs diff \(.golden.max_abs_diff)" else "unavailable: \(.unavailable_reason)" end)" ) )
-'
+  "throughput at objective (highest offered requests/s whose run met the P95 and error objectives), [capacity bracket]:"'
+i=1
+while [ "$i" -le "$sweeps" ]; do
+  "$pl" --config "$config" --sweep --no-profile --patch-out "$tmp/patch-$i" --out "$tmp/sweep-$i.json" -q || true
+  jq -r --arg i "$i" '
+    def f(x): if x == null then "n/a" else (x * 100 | round / 100 | tostring) end;
+    def pct(x): if x == null then "n/a" else (x * 1000 | round / 10 | tostring) + " %" end;
+    . as $r | "  sweep \($i) (\(f(.results.time_budget.used_s)) s of its \(f(.results.time_budget.budget_s)) s budget):",
+    ( .results.subjects | to_entries[] | .key as $k | $r.results.sweep.subjects[$k] as $w |
+      ([$r.checks[] | select(.id == "latency.throughput" and .subject == $k)] | first) as $c |
+      "    \($k) \(.value.model): default \(f(.value.throughput.best_rps)) [\($c.detail.capacity_bracket_rps // [] | map(f(.)) | join(" .. "))]" +
+      (if $c.detail.generator != null then ", generator \(pct($c.detail.generator.core_fraction)) of one of \($c.detail.generator.cores) cores (capacity understated by at most \(pct($c.detail.generator.capacity_understated_at_most)))" else "" end) +
+      "; best \(f($w.best_throughput_rps)) (\($w.best)), x\(f($w.speedup))" +
+      (if $w.confirmation == null then " — no variant beat the default"
+       elif $w.confirmation.confirmed then " — \($w.confirmation.variant) confirmed at \(f($w.confirmation.confirmed_rps))/s by \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps and .outcome == "pass")] | length) of \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps)] | length) runs (its search reached \(f($w.confirmation.search_best_rps)))"
+       else " — the winner \($w.confirmation.variant) (\(f($w.confirmation.search_best_rps))) did not meet the objectives again: no patch (\($w.confirmation.why))" end),
+      ( $w.variants[] | select(.transform != null and .transform != "none") |
+        "        \(.name): \(if .available then "\(f(.throughput_rps))/s, top-1 agreement \(f(.golden.top1_agreement)), max abs diff \(.golden.max_abs_diff)" else "unavailable: \(.unavailable_reason)" end)" ) )
+  ' "$tmp/sweep-$i.json"
+  i=$((i + 1))
+done
+if [ "$sweeps" -ge 2 ]; then
+  # The same winner, confirmed in every sweep: the patch is reproducible.
+  jq -r -s '
+    [.[] | .results.sweep.subjects | to_entries[] | {k: .key, w: (if .value.confirmation.confirmed == true then .value.confirmation.variant else "none" end)}] |
+    group_by(.k)[] | "  \(.[0].k): confirmed winner per sweep: \(map(.w) | join(", "))\(if (map(.w) | unique | length) == 1 then " (the same every time)" else " (differs)" end)"
+  ' "$tmp"/sweep-*.json
+fi

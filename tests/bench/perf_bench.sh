@@ -117,3 +117,61 @@ jq -r -n --slurpfile a "$tmp/resnet.json" --slurpfile b "$tmp/resnet-int8.json" 
   "  held out: top-1 agreement with fp32 \(f($t.held_out.top1_agreement; 3)) on \($t.held_out.samples) held-out samples (random weights: a weak test of fidelity; VariantsTest checks the reference models against quantize_jit)",
   "  throughput meeting the objectives: fp32 \(f(tput($fp); 1))/s, int8 \(f(tput($q); 1))/s: x\(if tput($fp) > 0 then f(tput($q) / tput($fp); 2) else "n/a" end)",
   "  images/s completed at those rates: fp32 \(f(done($fp); 1)), int8 \(f(done($q); 1)): x\(if (done($fp) // 0) > 0 then f(done($q) / done($fp); 2) else "n/a" end)"'
+
+echo "== heartbeat cycle with ResNet-18s (production and candidate: random weights, 4 classes; the 33 test photographs; defaults otherwise, as README \"Gate your own model\")"
+# The reference models' cycle is tests/bench/run.sh's (target < 180 s); a
+# ResNet-18 pair has no target: each tool keeps to its time budget and says
+# what it left out.
+mkdir -p "$tmp/byo"
+printf 'daisy\ndandelion\nrose\ntulip\n' >"$tmp/byo/labels.txt"
+transform='Resize(256), CenterCrop(224), ToTensor(), Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])'
+for pair in prod:7 cand:8; do
+  name=resnet18-${pair%%:*}
+  /usr/bin/python3 "$here/tests/e2e/export_resnet18.py" "$tmp/byo/$name.pt" 4 "${pair##*:}" >/dev/null
+  "$bin/model-registry" manifest --name "$name" --labels "$tmp/byo/labels.txt" --input 3x224x224 \
+    --transform "$transform" -o "$tmp/byo/$name.manifest.json" >/dev/null
+done
+{
+  echo "path,label,id,slice"
+  i=0
+  for p in "$here"/tests/fixtures/photos/*.jpg "$here"/tests/fixtures/photos/*.png; do
+    [ -f "$p" ] || continue
+    set -- daisy dandelion rose tulip
+    shift $((i % 4))
+    echo "$p,$1,img$i,cam$((i % 2 + 1))"
+    i=$((i + 1))
+  done
+} >"$tmp/byo/photos.csv"
+cat >"$tmp/byo/byo.toml" <<TOML
+state_dir = "$tmp/byo/var"
+[models]
+current = "$tmp/byo/resnet18-prod.pt"
+candidate = "$tmp/byo/resnet18-cand.pt"
+[dataset]
+format = "list"
+list = "$tmp/byo/photos.csv"
+[golden]
+count = 16
+[compliance]
+min_per_class = 5
+TOML
+"$bin/model-registry" --config "$tmp/byo/byo.toml" init "$tmp/byo/resnet18-prod.pt" >/dev/null 2>&1
+"$bin/model-registry" --config "$tmp/byo/byo.toml" stage "$tmp/byo/resnet18-cand.pt" >/dev/null 2>&1
+t0=$(date +%s.%N)
+set +e
+CVGATE_BIN_DIR=$bin "$here/tools/heartbeat" --config "$tmp/byo/byo.toml" --cycle byo-bench --dry-run >"$tmp/byo/hb.log" 2>&1
+rc=$?
+set -e
+t1=$(date +%s.%N)
+v="$tmp/byo/var/feeds/verdicts/byo-bench.json"
+echo "  cycle: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}') s, exit $rc, verdict $(jq -r '.results.verdict // "none"' "$v" 2>/dev/null)"
+for feed in v1_baseline_feed v1_compliance_feed v1_integration_feed v1_latency_feed v1_rollback_feed; do
+  f="$tmp/byo/var/feeds/$feed/byo-bench.json"
+  [ -f "$f" ] || { echo "    $feed: no report"; continue; }
+  jq -r '
+    def secs(s): s | sub("\\.[0-9]+"; "") | fromdateiso8601;
+    "    \(.tool): \(.status), \((secs(.finished_at) - secs(.started_at)) | tostring) s" +
+    (if .results.time_budget then " (budget \(.results.time_budget.budget_s | round) s)" else "" end)' "$f" 2>/dev/null ||
+    echo "    $feed: unreadable"
+done
+jq -r '.checks[] | select(.status != "pass") | "    \(.status): \(.id) \(.subject // ""): \(.message)"' "$v" 2>/dev/null | head -8 || true

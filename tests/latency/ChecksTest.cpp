@@ -319,3 +319,44 @@ TEST(Checks, RunJsonHasPercentilesWithIntervals) {
   EXPECT_EQ(j["samples"].get<std::size_t>(), 1000u);
   for (const char* s : {"queue", "preprocess", "forward", "postprocess"}) EXPECT_TRUE(j["stages"].contains(s));
 }
+
+TEST(Checks, TheGeneratorsShareOfTheCoresBoundsHowFarTheCapacityIsUnderstated) {
+  // The load generator runs on the cores it measures (issue 15): the
+  // capacity check says what it took in the two runs of the bracket and how
+  // much more a server at most proportional to its CPU could have served.
+  Objectives o;
+  o.minThroughputRps = 100;
+  ThroughputResult t;
+  t.bestRps = 400;
+  auto step = [](double rate, Outcome out, double frac) {
+    SearchStep st;
+    st.offeredRps = rate;
+    st.outcome = out;
+    st.run = {{"generator", {{"cpu_s", frac * 2}, {"core_fraction", frac}, {"cores", 2}}}};
+    return st;
+  };
+  t.steps = {step(200, Outcome::Pass, 0.05), step(800, Outcome::Fail, 0.5), step(400, Outcome::Pass, 0.1),
+             step(600, Outcome::Fail, 0.4)};
+  const Check c = throughputCheck(t, o, "candidate");
+  EXPECT_EQ(c.status, Outcome::Pass);
+  const json& g = c.detail["generator"];
+  ASSERT_TRUE(g.is_object()) << c.detail.dump();
+  EXPECT_EQ(g["cores"], 2);
+  // The bracket is 400 (passed, 10 %) .. 600 (the lowest failing, 40 %).
+  EXPECT_DOUBLE_EQ(g["best_run_core_fraction"].get<double>(), 0.1);
+  EXPECT_DOUBLE_EQ(g["failing_run_core_fraction"].get<double>(), 0.4);
+  EXPECT_DOUBLE_EQ(g["capacity_understated_at_most"].get<double>(), 0.4 / 1.6);
+  EXPECT_NE(c.message.find("understated by at most 25 %"), std::string::npos) << c.message;
+
+  // A generator that took next to nothing is not worth a clause.
+  for (auto& st : t.steps) st.run["generator"]["core_fraction"] = 0.01;
+  const Check quiet = throughputCheck(t, o, "candidate");
+  EXPECT_EQ(quiet.message.find("understated"), std::string::npos) << quiet.message;
+  EXPECT_NEAR(quiet.detail["generator"]["capacity_understated_at_most"].get<double>(), 0.01 / 1.99, 1e-12);
+
+  // Runs that did not measure it (closed loop, an old report): null, no clause.
+  for (auto& st : t.steps) st.run = json::object();
+  const Check none = throughputCheck(t, o, "candidate");
+  EXPECT_TRUE(none.detail["generator"].is_null());
+  EXPECT_EQ(none.message.find("generator"), std::string::npos);
+}

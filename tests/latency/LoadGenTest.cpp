@@ -296,4 +296,7 @@ TEST(LoadGen, TheGeneratorsOwnCoreUseIsMeasured) {
   EXPECT_EQ(offline.generatorCpuS, 0.0);
   const auto j = runToJson(fast, 0.95);
   EXPECT_EQ(j["generator"]["core_fraction"], fast.generatorCoreFraction);
+  // The cores it shared with the server: this process's CPUs.
+  EXPECT_GE(fast.cores, 1);
+  EXPECT_EQ(j["generator"]["cores"], fast.cores);
 }
