@@ -42,7 +42,9 @@ evalCvgate() {
   case $rc in 0|10|11) ;; *) echo "perf_bench: error: eval-compliance exited $rc" >&2; exit 1 ;; esac
 }
 evalPyTorch() {
-  local r=$1 c=$tmp/compliance-$1.json batch threads role path model
+  # The plan (batch, threads, models) is the first run's: in even rounds
+  # PyTorch runs before that round's eval-compliance.
+  local r=$1 c=$tmp/compliance-0.json batch threads role path model
   batch=$(jq -r .results.batch_size "$c")
   threads=$(jq -r .results.threads.intra_op "$c")
   for role in current candidate; do
@@ -163,7 +165,7 @@ CVGATE_BIN_DIR=$bin "$here/tools/heartbeat" --config "$tmp/byo/byo.toml" --cycle
 rc=$?
 set -e
 t1=$(date +%s.%N)
-v="$tmp/byo/var/feeds/verdicts/byo-bench.json"
+v="$tmp/byo/var/cycles/byo-bench/verdict.json"   # a dry run publishes no verdict to the feed
 echo "  cycle: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", b-a}') s, exit $rc, verdict $(jq -r '.results.verdict // "none"' "$v" 2>/dev/null)"
 for feed in v1_baseline_feed v1_compliance_feed v1_integration_feed v1_latency_feed v1_rollback_feed; do
   f="$tmp/byo/var/feeds/$feed/byo-bench.json"
