@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 #include <gnu/libc-version.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/Cpus.h"
 #include "common/Sha256.h"
 #include "common/Version.h"
 #include "runtime/Runtime.h"
@@ -100,13 +100,6 @@ const std::vector<std::string>& isaFlags() {
       "avx512dq", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
       "amx_tile", "amx_bf16", "amx_int8", "neon", "asimd", "sve"};
   return k;
-}
-
-int affinityCores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
-  return 0;
 }
 
 /// OpenBLAS's own build/runtime description ("OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell ..."),

@@ -1,7 +1,6 @@
 #include "latency/LoadGen.h"
 
 #include <spdlog/spdlog.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "common/Cpus.h"
 #include "common/Strings.h"
 #include "stats/Stats.h"
 
@@ -267,11 +267,7 @@ Expected<RunResult> runScenario(SystemUnderTest& sut, const TestSettings& s) {
   if (s.scenario == Scenario::SingleStream) res.elapsedS = std::max(1e-9, (lastEnd - firstSched) / 1000.0);
   res.achievedRps = static_cast<double>(n - res.shed) / res.elapsedS;
   res.generatorCoreFraction = res.generatorCpuS / res.elapsedS;
-  {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    res.cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
-  }
+  res.cores = affinityCores();
   res.meanBatch = n > res.shed ? batchSum / static_cast<double>(n - res.shed) : 0;
   if (s.scenario == Scenario::Server && lastSched > 0) {
     res.arrivalRps = static_cast<double>(n) / (lastSched / 1000.0);

@@ -400,25 +400,29 @@ std::vector<double> passedRates(const ThroughputResult& t) {
 /// much, so the capacity reported is understated by at most f / (N - f).
 /// f is the larger of the two runs' shares. Null when no run measured it.
 static json generatorBound(const SearchStep* best, const SearchStep* fail) {
+  // A run's generator figure (null where the run did not measure it).
+  auto field = [](const SearchStep* st, const char* key) -> json {
+    if (!st || !st->run.contains("generator") || !st->run["generator"].contains(key)) return nullptr;
+    const json& v = st->run["generator"][key];
+    return v.is_number() ? v : json(nullptr);
+  };
+  const json shares[] = {field(best, "core_fraction"), field(fail, "core_fraction")};
   double f = -1;
   int cores = 0;
-  for (const SearchStep* st : {best, fail}) {
-    if (!st || !st->run.contains("generator")) continue;
-    const json& g = st->run["generator"];
-    if (!g.contains("core_fraction") || !g["core_fraction"].is_number() || !g.contains("cores") ||
-        !g["cores"].is_number_integer())
-      continue;
-    f = std::max(f, g["core_fraction"].get<double>());
-    cores = std::max(cores, g["cores"].get<int>());
+  for (int k = 0; k < 2; ++k) {
+    const json n = field(k == 0 ? best : fail, "cores");
+    if (!shares[k].is_number() || !n.is_number_integer()) continue;
+    f = std::max(f, shares[k].get<double>());
+    cores = std::max(cores, n.get<int>());
   }
   if (f < 0 || cores <= 0) return nullptr;
-  json j = {{"cores", cores}, {"core_fraction", f}};
-  j["best_run_core_fraction"] = best && best->run.contains("generator") ? best->run["generator"].value("core_fraction", json(nullptr)) : json(nullptr);
-  j["failing_run_core_fraction"] = fail && fail->run.contains("generator") ? fail->run["generator"].value("core_fraction", json(nullptr)) : json(nullptr);
-  j["capacity_understated_at_most"] = f < cores ? num(f / (cores - f)) : json(nullptr);
-  j["rule"] = "the generator's share f of the N cores it shared with the server: a server at most proportional to "
-              "its CPU would serve at most N/(N-f) times the rate on cores of its own";
-  return j;
+  return {{"cores", cores},
+          {"core_fraction", f},
+          {"best_run_core_fraction", shares[0]},
+          {"failing_run_core_fraction", shares[1]},
+          {"capacity_understated_at_most", f < cores ? num(f / (cores - f)) : json(nullptr)},
+          {"rule", "the generator's share f of the N cores it shared with the server: a server at most "
+                   "proportional to its CPU would serve at most N/(N-f) times the rate on cores of its own"}};
 }
 
 /// How sure the best rate is: the run that met the objectives there (its
