@@ -41,7 +41,12 @@ class Watcher {
       started_ = true;
       std::thread([this] { run(); }).detach();
     }
-    cv_.notify_one();
+    // Wake the watcher only when it would sleep past the new deadline. A
+    // model call per batch arms a deadline of the same length each time:
+    // each is later than the one the watcher sleeps until, so it wakes once
+    // per timeout, not once per batch (a wake-up is a thread switch on a
+    // core the model is using).
+    if (d < wakeAt_) cv_.notify_one();
     return id;
   }
 
@@ -67,6 +72,14 @@ class Watcher {
     std::unique_lock<std::mutex> g(m_);
     for (;;) {
       if (open_.empty()) {
+        // Sleep on to the time already set (a deadline armed before then
+        // does not wake us), then until the next one is armed.
+        if (wakeAt_ != Clock::time_point::max() && Clock::now() < wakeAt_) {
+          const Clock::time_point until = wakeAt_;
+          cv_.wait_until(g, until);
+          continue;
+        }
+        wakeAt_ = Clock::time_point::max();
         cv_.wait(g);
         continue;
       }
@@ -77,7 +90,8 @@ class Watcher {
       // A copy: wait_until reads its time point again after waking, and by
       // then ~Deadline may have erased the entry (AddressSanitizer's
       // heap-use-after-free in every model load).
-      const Clock::time_point until = soonest->second.deadline;
+      wakeAt_ = soonest->second.deadline;
+      const Clock::time_point until = wakeAt_;
       cv_.wait_until(g, until);
     }
   }
@@ -87,6 +101,9 @@ class Watcher {
   std::map<std::uint64_t, Watch> open_;
   std::uint64_t next_ = 0;
   bool started_ = false;
+  /// When the watcher wakes next (max: only when notified). Every open
+  /// deadline is at or after it, or the watcher has been notified.
+  Clock::time_point wakeAt_ = Clock::time_point::max();
 };
 
 }  // namespace

@@ -82,3 +82,40 @@ TEST(Watchdog, ADeadlineEndedWhileTheWatcherWaitsOnItIsForgotten) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   SUCCEED();
 }
+
+// The watcher sleeps until the soonest deadline it knows and is woken only
+// for one that is sooner: a short deadline armed while it sleeps towards a
+// long one (open, or already ended) still ends the process on time.
+TEST(WatchdogDeathTest, AShortDeadlineArmedWhileTheWatcherSleepsTowardsALongOneStillFires) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process: its own watcher thread
+  EXPECT_EXIT(
+      {
+        Deadline open(60, "the long work");
+        Deadline shortOne(0.2, "the short work");
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+      },
+      ::testing::ExitedWithCode(kDeadlineExitCode), "the short work: did not finish within 0.2 s");
+  EXPECT_EXIT(
+      {
+        for (int i = 0; i < 100; ++i) Deadline batch(60, "one batch");  // each ended at once
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        Deadline shortOne(0.2, "the short work");
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+      },
+      ::testing::ExitedWithCode(kDeadlineExitCode), "the short work: did not finish within 0.2 s");
+}
+
+// Deadlines of the same length armed one after another (a model call per
+// batch) each still end the process when they pass, though the watcher was
+// not woken for them.
+TEST(WatchdogDeathTest, ALaterDeadlineOfTheSameLengthFiresWithoutAWakeUpOfItsOwn) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process: its own watcher thread
+  EXPECT_EXIT(
+      {
+        { Deadline first(0.5, "the first batch"); }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        Deadline second(0.5, "the second batch");
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+      },
+      ::testing::ExitedWithCode(kDeadlineExitCode), "the second batch: did not finish within 0.5 s");
+}
