@@ -35,10 +35,10 @@ std::vector<Completion> ModelSut::issue(const std::vector<std::size_t>& inputs) 
   std::vector<Completion> out(inputs.size());
   const auto t0 = Clock::now();
   std::vector<float> buf(inputs.size() * per);
-  std::vector<const float*> ptrs;
+  std::size_t packed = 0;  // inputs preprocessed, one after another in buf
   std::vector<std::size_t> slot;
   for (std::size_t k = 0; k < inputs.size(); ++k) {
-    float* dst = buf.data() + k * per;
+    float* dst = buf.data() + packed * per;
     const SutInput& in = (*inputs_)[inputs[k] % inputs_->size()];
     Image decoded;
     if (!in.encoded.empty()) {
@@ -54,12 +54,12 @@ std::vector<Completion> ModelSut::issue(const std::vector<std::size_t>& inputs) 
       out[k].error = "preprocess: " + st.error().message();
       continue;
     }
-    ptrs.push_back(dst);
+    ++packed;
     slot.push_back(k);
   }
   const double preMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   StageTimes times;
-  auto preds = model_->forward(ptrs, &times);
+  auto preds = model_->forwardInPlace(buf.data(), packed, &times);
   for (std::size_t j = 0; j < preds.size() && j < slot.size(); ++j) {
     Completion& c = out[slot[j]];
     c.ok = preds[j].ok;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <sstream>
 
@@ -133,14 +134,15 @@ Expected<std::shared_ptr<Model>> Model::fromBytes(const std::string& archive, co
   return std::make_shared<Model>(std::move(impl));
 }
 
-std::vector<Prediction> Model::forward(const std::vector<const float*>& inputs,
-                                       StageTimes* times) const {
-  const Manifest& m = impl_->manifest;
-  const auto n = static_cast<std::int64_t>(inputs.size());
-  std::vector<Prediction> out(inputs.size());
-  if (inputs.empty()) return out;
-  const std::size_t per = m.inputSize();
+namespace {
+
+/// Forward the batch of n inputs that `makeBatch` gives (timed as part of the
+/// forward stage) through the model, and postprocess each row.
+std::vector<Prediction> forwardBatch(ModelImpl& impl, std::int64_t n,
+                                     const std::function<at::Tensor()>& makeBatch, StageTimes* times) {
+  const Manifest& m = impl.manifest;
   const std::size_t classes = m.labels.size();
+  std::vector<Prediction> out(static_cast<std::size_t>(n));
   auto fail = [&](const std::string& why) {
     for (auto& p : out) {
       p = Prediction{};
@@ -152,14 +154,11 @@ std::vector<Prediction> Model::forward(const std::vector<const float*>& inputs,
   at::Tensor result;
   try {
     c10::InferenceMode guard;
-    at::Tensor batch = torch::empty({n, m.inputShape[0], m.inputShape[1], m.inputShape[2]}, torch::kFloat32);
-    float* dst = batch.data_ptr<float>();
-    for (std::int64_t i = 0; i < n; ++i)
-      std::memcpy(dst + static_cast<std::size_t>(i) * per, inputs[static_cast<std::size_t>(i)], per * sizeof(float));
+    at::Tensor batch = makeBatch();
     torch::jit::IValue r;
     {
-      Deadline watch(limits().modelTimeoutS, "'" + impl_->path + "': forward pass of a batch of " + std::to_string(n));
-      r = impl_->module.forward({batch});
+      Deadline watch(limits().modelTimeoutS, "'" + impl.path + "': forward pass of a batch of " + std::to_string(n));
+      r = impl.module.forward({batch});
     }
     auto scores = selectOutput(r, m);  // the tensor, or the manifest's output_index / output_key of several
     if (!scores) return fail(scores.error().message());
@@ -178,11 +177,39 @@ std::vector<Prediction> Model::forward(const std::vector<const float*>& inputs,
                 std::to_string(classes) + "]");
   }
   const float* rows = result.data_ptr<float>();
-  for (std::int64_t i = 0; i < n; ++i)
-    out[static_cast<std::size_t>(i)] =
-        postprocess(rows + static_cast<std::size_t>(i) * classes, classes, m.output == "probabilities");
+  const bool probabilities = m.output == "probabilities";
+  at::parallel_for(0, n, 16, [&](std::int64_t from, std::int64_t to) {  // rows are independent
+    for (std::int64_t i = from; i < to; ++i)
+      out[static_cast<std::size_t>(i)] = postprocess(rows + static_cast<std::size_t>(i) * classes, classes, probabilities);
+  });
   if (times) times->postprocessMs += msSince(t1);
   return out;
+}
+
+}  // namespace
+
+std::vector<Prediction> Model::forward(const std::vector<const float*>& inputs,
+                                       StageTimes* times) const {
+  if (inputs.empty()) return {};
+  const Manifest& m = impl_->manifest;
+  const auto n = static_cast<std::int64_t>(inputs.size());
+  const std::size_t per = m.inputSize();
+  return forwardBatch(*impl_, n, [&] {
+    at::Tensor batch = torch::empty({n, m.inputShape[0], m.inputShape[1], m.inputShape[2]}, torch::kFloat32);
+    float* dst = batch.data_ptr<float>();
+    for (std::int64_t i = 0; i < n; ++i)
+      std::memcpy(dst + static_cast<std::size_t>(i) * per, inputs[static_cast<std::size_t>(i)], per * sizeof(float));
+    return batch;
+  }, times);
+}
+
+std::vector<Prediction> Model::forwardInPlace(float* inputs, std::size_t n, StageTimes* times) const {
+  if (n == 0) return {};
+  const Manifest& m = impl_->manifest;
+  const auto rows = static_cast<std::int64_t>(n);
+  return forwardBatch(*impl_, rows, [&] {
+    return torch::from_blob(inputs, {rows, m.inputShape[0], m.inputShape[1], m.inputShape[2]}, torch::kFloat32);
+  }, times);
 }
 
 Status Model::save(const std::string& path) const {
@@ -206,22 +233,28 @@ std::vector<Prediction> runPipeline(const Model& model, const std::vector<const 
   for (std::size_t start = 0; start < images.size(); start += static_cast<std::size_t>(batchSize)) {
     std::size_t end = std::min(images.size(), start + static_cast<std::size_t>(batchSize));
     auto t0 = Clock::now();
-    buf.assign((end - start) * per, 0.f);
-    std::vector<const float*> ptrs;
-    std::vector<std::size_t> slot;  // index into out for each forwarded input
+    buf.resize((end - start) * per);  // every row the model reads is written below
     std::vector<Prediction> batchOut(end - start);
-    for (std::size_t i = start; i < end; ++i) {
-      float* dst = buf.data() + (i - start) * per;
-      auto st = preprocess(m, *images[i], dst);
-      if (!st.ok()) {
-        batchOut[i - start].error = "preprocess: " + st.error().message();
-        continue;
-      }
-      ptrs.push_back(dst);
-      slot.push_back(i - start);
+    // Preprocess on the intra-op threads the model will use (each image into
+    // its own row), then pack the rows that succeeded one after another: the
+    // model reads them where they are, with no copy into a batch of its own.
+    at::parallel_for(static_cast<std::int64_t>(start), static_cast<std::int64_t>(end), 1,
+                     [&](std::int64_t from, std::int64_t to) {
+                       for (auto i = static_cast<std::size_t>(from); i < static_cast<std::size_t>(to); ++i) {
+                         auto st = preprocess(m, *images[i], buf.data() + (i - start) * per);
+                         if (!st.ok()) batchOut[i - start].error = "preprocess: " + st.error().message();
+                       }
+                     });
+    std::size_t packed = 0;
+    std::vector<std::size_t> slot;  // index into batchOut for each packed input
+    for (std::size_t k = 0; k < batchOut.size(); ++k) {
+      if (!batchOut[k].error.empty()) continue;
+      if (packed != k) std::memmove(buf.data() + packed * per, buf.data() + k * per, per * sizeof(float));
+      ++packed;
+      slot.push_back(k);
     }
     if (times) times->preprocessMs += msSince(t0);
-    auto preds = model.forward(ptrs, times);
+    auto preds = model.forwardInPlace(buf.data(), packed, times);
     for (std::size_t k = 0; k < preds.size(); ++k) batchOut[slot[k]] = std::move(preds[k]);
     for (auto& p : batchOut) out.push_back(std::move(p));
   }

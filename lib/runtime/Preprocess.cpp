@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/Resample.h"
 #include "runtime/Runtime.h"
@@ -122,6 +123,33 @@ int centreCropStart(int size, int crop) {
   return half;
 }
 
+/// The input is the image's own pixels (no resize; a centre crop at most), in
+/// its own channels: each output row is one strided run of a source row, so
+/// the per-pixel work is a load, a convert and the normalisation (the same
+/// arithmetic as writeNormalised, in the same order: the same floats).
+void copyNormalised(const Manifest& m, const Image& img, int offY, int offX, float* out) {
+  const int C = m.channels(), H = m.height(), W = m.width();
+  const bool bgr = m.channelOrder == "bgr";
+  const float scale = static_cast<float>(m.scale);
+  for (int c = 0; c < C; ++c) {
+    const int sc = bgr ? C - 1 - c : c;
+    const float mean = static_cast<float>(m.mean[static_cast<std::size_t>(c)]);
+    const float invStd = 1.f / static_cast<float>(m.std[static_cast<std::size_t>(c)]);
+    float* plane = out + static_cast<std::size_t>(c) * static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
+    for (int y = 0; y < H; ++y) {
+      const std::uint8_t* src = &img.pixels[idx(y + offY, offX, img.width, C)] + sc;
+      float* dst = plane + static_cast<std::size_t>(y) * static_cast<std::size_t>(W);
+      if (C == 1) {
+        for (int x = 0; x < W; ++x) dst[x] = (static_cast<float>(src[x]) * scale - mean) * invStd;
+      } else {
+        for (int x = 0; x < W; ++x)
+          dst[x] = (static_cast<float>(src[static_cast<std::size_t>(x) * static_cast<std::size_t>(C)]) * scale - mean) *
+                   invStd;
+      }
+    }
+  }
+}
+
 /// antialias false: cvgate's original resize, point sampling on float pixels at
 /// pixel centres (torch's interpolate, align_corners=False, antialias=False),
 /// the crop offset floor((size - crop) / 2).
@@ -134,6 +162,10 @@ Status pointSampled(const Manifest& m, const Image& img, float* out) {
   const float sy = static_cast<float>(img.height) / static_cast<float>(rH);
   const float sx = static_cast<float>(img.width) / static_cast<float>(rW);
   const bool identity = rH == img.height && rW == img.width;
+  if (identity && img.channels == C) {
+    copyNormalised(m, img, offY, offX, out);
+    return okStatus();
+  }
   const bool nearest = m.interpolation == "nearest", bicubic = m.interpolation == "bicubic";
   writeNormalised(m, out, [&](int sc, int y, int x) -> float {
     const int ry = y + offY, rx = x + offX;
@@ -204,11 +236,13 @@ Prediction postprocess(const float* row, std::size_t n, bool outputsAreProbabili
   if (outputsAreProbabilities) {
     std::copy(row, row + n, p.probs.begin());
   } else {
+    // Each exponential once, in double (as before: the same floats).
     float mx = *std::max_element(row, row + n);
+    thread_local std::vector<double> e;
+    e.resize(n);
     double sum = 0;
-    for (std::size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(row[i] - mx));
-    for (std::size_t i = 0; i < n; ++i)
-      p.probs[i] = static_cast<float>(std::exp(static_cast<double>(row[i] - mx)) / sum);
+    for (std::size_t i = 0; i < n; ++i) sum += e[i] = std::exp(static_cast<double>(row[i] - mx));
+    for (std::size_t i = 0; i < n; ++i) p.probs[i] = static_cast<float>(e[i] / sum);
   }
   auto it = std::max_element(p.probs.begin(), p.probs.end());
   p.top1 = static_cast<int>(it - p.probs.begin());

@@ -72,6 +72,10 @@ class Model {
   /// request only. Runs under inference mode.
   std::vector<Prediction> forward(const std::vector<const float*>& inputs,
                                   StageTimes* times = nullptr) const;
+  /// forward() of `n` inputs laid out one after another at `inputs` (n x
+  /// manifest().inputSize() floats), read where they are rather than copied
+  /// into a batch: the model may overwrite them.
+  std::vector<Prediction> forwardInPlace(float* inputs, std::size_t n, StageTimes* times = nullptr) const;
 
   /// Save a copy of this model (same manifest embedded) to `path`.
   Status save(const std::string& path) const;

@@ -203,6 +203,35 @@ TEST(Runtime, BgrReversesThePlanes) {
   }
 }
 
+// An input that is the image's own pixels (a centre crop at most) takes a
+// per-row path of its own: the same floats as the formula, channel by channel,
+// the planes reversed for bgr.
+TEST(Runtime, AnUnresizedInputIsTheNormalisedPixelsOfItsCrop) {
+  Manifest m = rawManifest(3, 3, 5);
+  m.resizeH = m.resizeW = 0;
+  m.cropH = 3;
+  m.cropW = 5;
+  m.antialias = false;
+  m.channelOrder = "bgr";
+  m.scale = 1.0 / 255;
+  m.mean = {0.485, 0.456, 0.406};
+  m.std = {0.229, 0.224, 0.225};
+  Image img = constantImage(6, 8, 3, 0);
+  for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<std::uint8_t>((i * 37 + 11) % 256);
+  std::vector<float> out(3 * 3 * 5);
+  ASSERT_TRUE(preprocess(m, img, out.data()).ok());
+  const int offY = (6 - 3) / 2, offX = (8 - 5) / 2;  // floor, as the point-sampled path crops
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 5; ++x) {
+        const int sc = 2 - c;
+        const float v = img.pixels[static_cast<std::size_t>(((y + offY) * 8 + (x + offX)) * 3 + sc)];
+        const float want = (v * static_cast<float>(m.scale) - static_cast<float>(m.mean[c])) *
+                           (1.f / static_cast<float>(m.std[c]));
+        EXPECT_EQ(out[static_cast<std::size_t>((c * 3 + y) * 5 + x)], want) << c << " " << y << " " << x;
+      }
+}
+
 TEST(Runtime, KnownOutputsForKnownInputs) {
   TempDir t;
   FixtureSpec s;
@@ -255,6 +284,40 @@ TEST(Runtime, FailuresAreErrorsOfTheRequestNotCrashes) {
     ASSERT_EQ(preds.size(), 2u);
     EXPECT_FALSE(preds[0].ok) << behaviour;
     EXPECT_NE(preds[0].error.find(expect), std::string::npos) << behaviour << ": " << preds[0].error;
+  }
+}
+
+// A batch packs the inputs that preprocess, one after another, for the model
+// to read in place: with failures among them, every other request gets the
+// answer it gets alone.
+TEST(Runtime, ABatchWithFailedInputsAnswersEveryOtherRequestAsAlone) {
+  TempDir t;
+  FixtureSpec s;
+  auto m = loadFixture(t, s);
+  ASSERT_TRUE(m);
+  std::vector<Image> imgs;
+  for (int i = 0; i < 11; ++i) {
+    Image img = constantImage(28, 28, 1, 0);
+    for (std::size_t k = 0; k < img.pixels.size(); ++k)
+      img.pixels[k] = static_cast<std::uint8_t>((k * (7 + 3 * static_cast<std::size_t>(i)) + 5 * i) % 256);
+    imgs.push_back(std::move(img));
+  }
+  imgs[0] = Image{};  // fails first in its batch
+  imgs[3] = Image{};  // in the middle
+  imgs[7] = Image{};  // last of the first batch of 8
+  std::vector<const Image*> ptrs;
+  for (auto& i : imgs) ptrs.push_back(&i);
+  auto batched = runPipeline(*m, ptrs, 8);
+  ASSERT_EQ(batched.size(), imgs.size());
+  for (std::size_t i = 0; i < imgs.size(); ++i) {
+    if (i == 0 || i == 3 || i == 7) {
+      EXPECT_FALSE(batched[i].ok) << i;
+      continue;
+    }
+    auto alone = runPipeline(*m, {ptrs[i]}, 1);
+    ASSERT_TRUE(alone[0].ok && batched[i].ok) << i;
+    EXPECT_EQ(alone[0].top1, batched[i].top1) << i;
+    for (std::size_t k = 0; k < alone[0].probs.size(); ++k) EXPECT_NEAR(alone[0].probs[k], batched[i].probs[k], 1e-6) << i;
   }
 }
 
