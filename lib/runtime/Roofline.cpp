@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/Cpus.h"
 #include "runtime/ModelImpl.h"
 
 namespace cvgate {
@@ -219,7 +220,10 @@ double Roofline::fraction(double rate, double flopsPerImage) const {
 }
 
 int coresUsed(int workers, int intraOpThreads) {
-  const int hw = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // The CPUs this process may run on (a Slurm allocation, taskset, a cgroup),
+  // not the machine's: threads beyond them share those CPUs.
+  const int allowed = affinityCores();
+  const int hw = allowed > 0 ? allowed : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   return std::clamp(std::max(1, workers) * std::max(1, intraOpThreads), 1, hw);
 }
 

@@ -67,7 +67,8 @@ struct Roofline {
   double fraction(double imagesPerS, double flopsPerImage) const;
 };
 
-/// Cores a plan of `workers` x `intraOpThreads` can keep busy on this machine.
+/// Cores a plan of `workers` x `intraOpThreads` can keep busy: at most the
+/// CPUs this process may run on (its affinity mask), not the machine's.
 int coresUsed(int workers, int intraOpThreads);
 
 /// {flops_per_image, roofline_gflops, roofline_images_per_s, images_per_s,

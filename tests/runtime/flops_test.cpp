@@ -3,7 +3,9 @@
 // flops_reference.py) for V1, V2 and a ResNet-18 scripted from torchvision
 // at test time, and hand arithmetic for V1 and V2.
 #include <gtest/gtest.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -76,6 +78,26 @@ TEST(Roofline, FractionOfTheGemmRate) {
   const auto j = rooflineJson(r, 2e9, 25.0);
   EXPECT_EQ(j["roofline_fraction"], 0.5);
   EXPECT_EQ(j["achieved_gflops"], 50.0);
+}
+
+// The roofline counts the cores the process may run on: under an allocation
+// of one CPU (Slurm, taskset) a plan of 2 x 2 threads keeps one core busy.
+TEST(Roofline, CountsOnlyTheCpusTheProcessMayRunOn) {
+  cpu_set_t before;
+  ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
+  int first = -1;
+  for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
+    if (CPU_ISSET(c, &before)) first = c;
+  ASSERT_GE(first, 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  const int underOne = coresUsed(2, 2);
+  ASSERT_EQ(sched_setaffinity(0, sizeof before, &before), 0);
+  EXPECT_EQ(underOne, 1);
+  EXPECT_EQ(coresUsed(1, 1), 1);
+  EXPECT_EQ(coresUsed(2, 2), std::min(4, CPU_COUNT(&before)));
 }
 
 // The roofline's GEMM rate is the best of its windows, and the report says
