@@ -492,6 +492,7 @@ const std::vector<std::string>& timingFields() {
       "/results/*/serving/note",
       "/results/*/serving/layout",
       "/results/*/serving/calibration",
+      "/results/*/serving/warmup",
       "/results/*/serving/parity/max_abs_prob_diff",
   };
   return fields;

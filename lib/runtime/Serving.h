@@ -55,6 +55,9 @@ struct ServingPlan {
   int calibrationImages = 0;       ///< images per timed calibration pass (0: none ran)
   double contiguousMs = 0;         ///< best calibration pass, contiguous input
   double channelsLastMs = 0;       ///< best calibration pass, channels-last input (0: not tried)
+  int warmupCalls = 0;             ///< full batches run to settle the graph at `batch` (0: no images)
+  double warmupMs = 0;             ///< their time, ms
+  double warmupLastMs = 0;         ///< the last (settled) one, ms
 };
 
 /// Plan the evaluation of `base` at `batch`: the serving graph, and for an
@@ -63,7 +66,10 @@ struct ServingPlan {
 /// calibration images (up to one batch, at most 64; only timed, never scored)
 /// and keeps channels-last when at least 5 % faster; "contiguous" or
 /// "channels-last" take that layout untimed (the same on every host, as
-/// shards of one evaluation need).
+/// shards of one evaluation need). Then the chosen graph is warmed up on full
+/// batches of `batch` until its calls settle (TorchScript optimises a graph
+/// per input shape on its first calls), so that the evaluation times the
+/// model, not the compiler.
 ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch,
                         const std::string& layout = "auto");
 nlohmann::json toJson(const ServingPlan& p);

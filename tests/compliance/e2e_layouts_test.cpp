@@ -97,6 +97,7 @@ nlohmann::json comparable(nlohmann::json j) {
     for (const char* k : {"wall_ms", "images_per_s", "stage_ms", "forward_images_per_s", "roofline"}) r[s].erase(k);
     if (r[s]["serving"].is_object()) {
       r[s]["serving"].erase("calibration");  // timed
+      r[s]["serving"].erase("warmup");       // timed
       // The serving graph's parity is checked on the golden set, which is a
       // range of the data set's own order: other images in another layout.
       // Its decisions must agree in every layout; its float noise differs.

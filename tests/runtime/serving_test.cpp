@@ -105,3 +105,28 @@ TEST(ServingGraph, AThreeChannelModelsLayoutIsTimedAndTheFasterKept) {
   EXPECT_EQ(p.decisionDiffer, 0u);
   EXPECT_LT(p.maxProbDiff, 1e-4);
 }
+
+// The chosen graph is run on full batches of the evaluation's size before it
+// (the calibration images over again when there are fewer) until its calls
+// settle: at least three calls, at most ten, reported as timing. With no
+// images there is nothing to warm up on.
+TEST(ServingGraph, TheGraphIsWarmedUpAtTheEvaluationsBatchSizeUntilItSettles) {
+  if (!std::filesystem::exists(kImages)) GTEST_SKIP() << "Fashion-MNIST not installed";
+  auto model = Model::load(kSrc + "/models/fashion-mlp-v1.pt");
+  ASSERT_TRUE(model.ok()) << model.error().message();
+  const auto samples = golden();
+  std::vector<const Image*> five;
+  for (std::size_t i = 0; i < 5; ++i) five.push_back(&samples[i].image);
+  const ServingPlan plan = planServing(**model, five, 256);
+  EXPECT_GE(plan.warmupCalls, 3);
+  EXPECT_LE(plan.warmupCalls, 10);
+  EXPECT_GT(plan.warmupMs, 0);
+  EXPECT_GT(plan.warmupLastMs, 0);
+  EXPECT_LE(plan.warmupLastMs, plan.warmupMs);
+  const auto j = toJson(plan)["warmup"];
+  EXPECT_EQ(j["batch_size"], 256);
+  EXPECT_EQ(j["calls"], plan.warmupCalls);
+  const ServingPlan none = planServing(**model, {}, 256);
+  EXPECT_EQ(none.warmupCalls, 0);
+  EXPECT_EQ(toJson(none)["warmup"]["calls"], 0);
+}
