@@ -189,11 +189,11 @@ struct Served {
 };
 
 Served serveSubject(const Model& model, const std::vector<Sample>& paritySamples, const std::string& paritySet,
-                    int batch, double threshold, const std::string& layout) {
+                    int batch, double threshold, const std::string& layout, std::size_t evaluationImages) {
   Served s;
   std::vector<const Image*> calib;
   for (const auto& smp : paritySamples) calib.push_back(&smp.image);
-  s.plan = planServing(model, calib, batch, layout);
+  s.plan = planServing(model, calib, batch, layout, evaluationImages);
   s.paritySet = paritySet;
   s.parity = compareServing(model, *s.plan.model, paritySamples, batch, threshold);
   if (s.parity.decisionDiffer > 0)
@@ -355,8 +355,9 @@ Expected<std::unique_ptr<Prepared>> prepare(const ToolContext& ctx, Report& repo
       paritySet = "first " + std::to_string(k) + " (the golden set does not fit the data set)";
     }
   }
-  p->curServed = serveSubject(*p->current, paritySamples, paritySet, p->batch, cc.threshold, layout);
-  if (p->candidate) p->candServed = serveSubject(*p->candidate, paritySamples, paritySet, p->batch, cc.threshold, layout);
+  p->curServed = serveSubject(*p->current, paritySamples, paritySet, p->batch, cc.threshold, layout, p->planned);
+  if (p->candidate)
+    p->candServed = serveSubject(*p->candidate, paritySamples, paritySet, p->batch, cc.threshold, layout, p->planned);
   p->gemm = gemmBench(256, 0.5);
   p->roof = Roofline{p->gemm.gflops, coresUsed(1, cfg.runtime.intraOpThreads)};
   return p;

@@ -55,7 +55,8 @@ struct ServingPlan {
   int calibrationImages = 0;       ///< images per timed calibration pass (0: none ran)
   double contiguousMs = 0;         ///< best calibration pass, contiguous input
   double channelsLastMs = 0;       ///< best calibration pass, channels-last input (0: not tried)
-  int warmupCalls = 0;             ///< full batches run to settle the graph at `batch` (0: no images)
+  int warmupBatch = 0;             ///< images per warm-up call: batch, or the evaluation if smaller
+  int warmupCalls = 0;             ///< calls run to settle the graph (0: no images)
   double warmupMs = 0;             ///< their time, ms
   double warmupLastMs = 0;         ///< the last (settled) one, ms
 };
@@ -66,12 +67,13 @@ struct ServingPlan {
 /// calibration images (up to one batch, at most 64; only timed, never scored)
 /// and keeps channels-last when at least 5 % faster; "contiguous" or
 /// "channels-last" take that layout untimed (the same on every host, as
-/// shards of one evaluation need). Then the chosen graph is warmed up on full
-/// batches of `batch` until its calls settle (TorchScript optimises a graph
-/// per input shape on its first calls), so that the evaluation times the
-/// model, not the compiler.
+/// shards of one evaluation need). Then the chosen graph is warmed up on
+/// batches of `batch` images (fewer when `evaluationImages` is smaller; none
+/// when it is 0) until its calls settle (TorchScript optimises a graph per
+/// input shape on its first calls), so that the evaluation times the model,
+/// not the compiler.
 ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch,
-                        const std::string& layout = "auto");
+                        const std::string& layout = "auto", std::size_t evaluationImages = 0);
 nlohmann::json toJson(const ServingPlan& p);
 
 /// Decisions of the serving graph against the archive's module as loaded,

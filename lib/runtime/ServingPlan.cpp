@@ -27,20 +27,24 @@ double timePasses(const Model& m, const std::vector<const Image*>& images, int b
   return best;
 }
 
-/// Run the plan's graph on full batches of the evaluation's size (the
-/// calibration images over again) until it has settled: TorchScript's
-/// executor profiles and re-optimises a graph for each new input shape, and
-/// the first calls at a shape are not the model's speed (V1 at batch 256: four
-/// calls of 3-8 ms, then 0.17 ms). Settled: from the third call, one no slower
-/// than 1.5x the fastest so far; at most 10 calls. Only timed, never scored.
-void warmUp(ServingPlan& p, const std::vector<const Image*>& calibration) {
-  if (calibration.empty()) return;
+/// Run the plan's graph on batches of the evaluation's size (the calibration
+/// images over again; no larger than the evaluation) until it has settled:
+/// TorchScript's executor profiles and re-optimises a graph for each new
+/// input shape, and the first calls at a shape are not the model's speed (V1
+/// at batch 256: four calls of 3-8 ms, then 0.17 ms). Settled: from the third
+/// call, one no slower than 1.5x the fastest so far; at most 10 calls, and no
+/// call begun after 1 s of warm-up (a ResNet-class model at batch 256 takes
+/// seconds a call, and compiling is a small part of that). Only timed, never
+/// scored.
+void warmUp(ServingPlan& p, const std::vector<const Image*>& calibration, std::size_t evaluationImages) {
+  if (calibration.empty() || evaluationImages == 0) return;
+  const std::size_t size = std::min(static_cast<std::size_t>(p.batch), evaluationImages);
   std::vector<const Image*> full;
-  full.reserve(static_cast<std::size_t>(p.batch));
-  for (std::size_t i = 0; full.size() < static_cast<std::size_t>(p.batch); ++i)
-    full.push_back(calibration[i % calibration.size()]);
+  full.reserve(size);
+  for (std::size_t i = 0; full.size() < size; ++i) full.push_back(calibration[i % calibration.size()]);
+  p.warmupBatch = static_cast<int>(size);
   double fastest = 0;
-  for (int k = 0; k < 10; ++k) {
+  for (int k = 0; k < 10 && p.warmupMs < 1000; ++k) {
     const auto t0 = Clock::now();
     (void)runPipeline(*p.model, full, p.batch);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -112,9 +116,9 @@ ServingPlan chooseGraph(const Model& base, const std::vector<const Image*>& cali
 }  // namespace
 
 ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch,
-                        const std::string& layout) {
+                        const std::string& layout, std::size_t evaluationImages) {
   ServingPlan p = chooseGraph(base, calibration, batch, layout);
-  warmUp(p, calibration);
+  warmUp(p, calibration, evaluationImages);
   return p;
 }
 
@@ -127,7 +131,7 @@ nlohmann::json toJson(const ServingPlan& p) {
                            {"contiguous_ms", p.contiguousMs},
                            {"channels_last_ms", p.channelsLastMs > 0 ? nlohmann::json(p.channelsLastMs)
                                                                      : nlohmann::json(nullptr)}}},
-          {"warmup", {{"batch_size", p.batch}, {"calls", p.warmupCalls}, {"ms", p.warmupMs}, {"last_call_ms", p.warmupLastMs}}}};
+          {"warmup", {{"batch_size", p.warmupBatch}, {"calls", p.warmupCalls}, {"ms", p.warmupMs}, {"last_call_ms", p.warmupLastMs}}}};
 }
 
 ServingParity compareServing(const Model& archive, const Model& serving, const std::vector<Sample>& samples,

@@ -117,7 +117,7 @@ TEST(ServingGraph, TheGraphIsWarmedUpAtTheEvaluationsBatchSizeUntilItSettles) {
   const auto samples = golden();
   std::vector<const Image*> five;
   for (std::size_t i = 0; i < 5; ++i) five.push_back(&samples[i].image);
-  const ServingPlan plan = planServing(**model, five, 256);
+  const ServingPlan plan = planServing(**model, five, 256, "auto", 10000);
   EXPECT_GE(plan.warmupCalls, 3);
   EXPECT_LE(plan.warmupCalls, 10);
   EXPECT_GT(plan.warmupMs, 0);
@@ -126,7 +126,31 @@ TEST(ServingGraph, TheGraphIsWarmedUpAtTheEvaluationsBatchSizeUntilItSettles) {
   const auto j = toJson(plan)["warmup"];
   EXPECT_EQ(j["batch_size"], 256);
   EXPECT_EQ(j["calls"], plan.warmupCalls);
-  const ServingPlan none = planServing(**model, {}, 256);
+  const ServingPlan none = planServing(**model, {}, 256, "auto", 10000);
   EXPECT_EQ(none.warmupCalls, 0);
   EXPECT_EQ(toJson(none)["warmup"]["calls"], 0);
+  // An evaluation smaller than a batch runs one batch of its own size: the
+  // warm-up runs that size, not a full batch of images it will never see.
+  const ServingPlan small = planServing(**model, five, 256, "auto", 33);
+  EXPECT_EQ(toJson(small)["warmup"]["batch_size"], 33);
+  EXPECT_GE(small.warmupCalls, 1);
+}
+
+// A slow model is not warmed up for long: no call begins after 1 s of it.
+TEST(ServingGraph, TheWarmUpBeginsNoCallAfterOneSecond) {
+  cvgate::testing::TempDir t;
+  cvgate::testing::FixtureSpec spec;
+  spec.behaviour = "slow";  // a loop in the graph: most of a second a call here
+  spec.slowIterations = 8000000;
+  ASSERT_TRUE(cvgate::testing::writeFixtureModel(spec, t.file("slow.pt")).ok());
+  auto model = Model::load(t.file("slow.pt"));
+  ASSERT_TRUE(model.ok()) << model.error().message();
+  Image img;
+  img.height = img.width = 28;
+  img.channels = 1;
+  img.pixels.assign(28 * 28, 7);
+  const ServingPlan plan = planServing(**model, {&img}, 4, "auto", 1000);
+  ASSERT_GE(plan.warmupCalls, 1);
+  EXPECT_LT(plan.warmupMs - plan.warmupLastMs, 1000) << "a call began after 1 s of warm-up";
+  if (plan.warmupLastMs >= 500) EXPECT_LE(plan.warmupCalls, 2) << plan.warmupMs << " ms";
 }
