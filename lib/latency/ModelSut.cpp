@@ -31,14 +31,13 @@ ModelSut::ModelSut(std::shared_ptr<const Model> model, const std::vector<SutInpu
 
 std::vector<Completion> ModelSut::issue(const std::vector<std::size_t>& inputs) {
   const Manifest& m = model_->manifest();
-  const std::size_t per = m.inputSize();
   std::vector<Completion> out(inputs.size());
   const auto t0 = Clock::now();
-  std::vector<float> buf(inputs.size() * per);
+  const InputBatch buf = model_->newBatch(inputs.size());
   std::size_t packed = 0;  // inputs preprocessed, one after another in buf
   std::vector<std::size_t> slot;
   for (std::size_t k = 0; k < inputs.size(); ++k) {
-    float* dst = buf.data() + packed * per;
+    float* dst = buf.row(packed);
     const SutInput& in = (*inputs_)[inputs[k] % inputs_->size()];
     Image decoded;
     if (!in.encoded.empty()) {
@@ -59,7 +58,7 @@ std::vector<Completion> ModelSut::issue(const std::vector<std::size_t>& inputs) 
   }
   const double preMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   StageTimes times;
-  auto preds = model_->forwardInPlace(buf.data(), packed, &times);
+  auto preds = model_->forward(buf, packed, &times);
   for (std::size_t j = 0; j < preds.size() && j < slot.size(); ++j) {
     Completion& c = out[slot[j]];
     c.ok = preds[j].ok;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/Fs.h"
 #include "common/Time.h"
@@ -203,13 +204,26 @@ std::vector<Prediction> Model::forward(const std::vector<const float*>& inputs,
   }, times);
 }
 
-std::vector<Prediction> Model::forwardInPlace(float* inputs, std::size_t n, StageTimes* times) const {
-  if (n == 0) return {};
+InputBatch Model::newBatch(std::size_t n) const {
   const Manifest& m = impl_->manifest;
+  auto t = std::make_shared<at::Tensor>(torch::empty(
+      {static_cast<std::int64_t>(n), m.inputShape[0], m.inputShape[1], m.inputShape[2]}, torch::kFloat32));
+  InputBatch b;
+  b.data_ = t->data_ptr<float>();
+  b.capacity_ = n;
+  b.per_ = m.inputSize();
+  b.tensor_ = std::move(t);
+  return b;
+}
+
+std::vector<Prediction> Model::forward(const InputBatch& batch, std::size_t n, StageTimes* times) const {
+  if (n == 0) return {};
+  if (n > batch.capacity_ || !batch.tensor_)
+    throw std::logic_error("Model::forward: " + std::to_string(n) + " inputs of a batch of " +
+                           std::to_string(batch.capacity_));
+  const at::Tensor& t = *static_cast<const at::Tensor*>(batch.tensor_.get());
   const auto rows = static_cast<std::int64_t>(n);
-  return forwardBatch(*impl_, rows, [&] {
-    return torch::from_blob(inputs, {rows, m.inputShape[0], m.inputShape[1], m.inputShape[2]}, torch::kFloat32);
-  }, times);
+  return forwardBatch(*impl_, rows, [&] { return n == batch.capacity_ ? t : t.narrow(0, 0, rows); }, times);
 }
 
 Status Model::save(const std::string& path) const {
@@ -229,11 +243,13 @@ std::vector<Prediction> runPipeline(const Model& model, const std::vector<const 
   const std::size_t per = m.inputSize();
   std::vector<Prediction> out;
   out.reserve(images.size());
-  std::vector<float> buf;
+  if (images.empty()) return out;
+  // One batch's room, reused: a model that keeps a reference to its input
+  // keeps the tensor alive, never freed memory.
+  const InputBatch buf = model.newBatch(std::min(images.size(), static_cast<std::size_t>(batchSize)));
   for (std::size_t start = 0; start < images.size(); start += static_cast<std::size_t>(batchSize)) {
     std::size_t end = std::min(images.size(), start + static_cast<std::size_t>(batchSize));
     auto t0 = Clock::now();
-    buf.resize((end - start) * per);  // every row the model reads is written below
     std::vector<Prediction> batchOut(end - start);
     // Preprocess on the intra-op threads the model will use (each image into
     // its own row), then pack the rows that succeeded one after another: the
@@ -241,7 +257,7 @@ std::vector<Prediction> runPipeline(const Model& model, const std::vector<const 
     at::parallel_for(static_cast<std::int64_t>(start), static_cast<std::int64_t>(end), 1,
                      [&](std::int64_t from, std::int64_t to) {
                        for (auto i = static_cast<std::size_t>(from); i < static_cast<std::size_t>(to); ++i) {
-                         auto st = preprocess(m, *images[i], buf.data() + (i - start) * per);
+                         auto st = preprocess(m, *images[i], buf.row(i - start));
                          if (!st.ok()) batchOut[i - start].error = "preprocess: " + st.error().message();
                        }
                      });
@@ -249,12 +265,12 @@ std::vector<Prediction> runPipeline(const Model& model, const std::vector<const 
     std::vector<std::size_t> slot;  // index into batchOut for each packed input
     for (std::size_t k = 0; k < batchOut.size(); ++k) {
       if (!batchOut[k].error.empty()) continue;
-      if (packed != k) std::memmove(buf.data() + packed * per, buf.data() + k * per, per * sizeof(float));
+      if (packed != k) std::memmove(buf.row(packed), buf.row(k), per * sizeof(float));
       ++packed;
       slot.push_back(k);
     }
     if (times) times->preprocessMs += msSince(t0);
-    auto preds = model.forwardInPlace(buf.data(), packed, times);
+    auto preds = model.forward(buf, packed, times);
     for (std::size_t k = 0; k < preds.size(); ++k) batchOut[slot[k]] = std::move(preds[k]);
     for (auto& p : batchOut) out.push_back(std::move(p));
   }

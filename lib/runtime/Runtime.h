@@ -45,6 +45,21 @@ struct StageTimes {
 
 class ModelImpl;
 
+/// A batch of inputs, rows of manifest().inputSize() floats (CHW) one after
+/// another, in a tensor of its own that the model reads in place: made by
+/// Model::newBatch, filled by preprocess(), run by Model::forward.
+class InputBatch {
+ public:
+  float* row(std::size_t i) const { return data_ + i * per_; }
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  friend class Model;
+  std::shared_ptr<void> tensor_;   ///< the at::Tensor (this header is torch-free)
+  float* data_ = nullptr;
+  std::size_t capacity_ = 0, per_ = 0;
+};
+
 /// A loaded TorchScript model with its manifest.
 class Model {
  public:
@@ -72,10 +87,12 @@ class Model {
   /// request only. Runs under inference mode.
   std::vector<Prediction> forward(const std::vector<const float*>& inputs,
                                   StageTimes* times = nullptr) const;
-  /// forward() of `n` inputs laid out one after another at `inputs` (n x
-  /// manifest().inputSize() floats), read where they are rather than copied
-  /// into a batch: the model may overwrite them.
-  std::vector<Prediction> forwardInPlace(float* inputs, std::size_t n, StageTimes* times = nullptr) const;
+  /// Room for `n` inputs, to fill with preprocess() and give to forward().
+  InputBatch newBatch(std::size_t n) const;
+  /// forward() of the first `n` inputs of `batch` (n <= its capacity), read
+  /// where they are rather than copied: the model may overwrite them, or keep
+  /// a reference to them (the batch's tensor is reference-counted).
+  std::vector<Prediction> forward(const InputBatch& batch, std::size_t n, StageTimes* times = nullptr) const;
 
   /// Save a copy of this model (same manifest embedded) to `path`.
   Status save(const std::string& path) const;

@@ -91,12 +91,17 @@ TEST(WatchdogDeathTest, AShortDeadlineArmedWhileTheWatcherSleepsTowardsALongOneS
   EXPECT_EXIT(
       {
         Deadline open(60, "the long work");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the watcher sleeps towards it
         Deadline shortOne(0.2, "the short work");
         std::this_thread::sleep_for(std::chrono::seconds(10));
       },
       ::testing::ExitedWithCode(kDeadlineExitCode), "the short work: did not finish within 0.2 s");
   EXPECT_EXIT(
       {
+        {
+          Deadline first(60, "the first batch");
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the watcher sleeps towards it
+        }
         for (int i = 0; i < 100; ++i) Deadline batch(60, "one batch");  // each ended at once
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         Deadline shortOne(0.2, "the short work");
@@ -112,7 +117,10 @@ TEST(WatchdogDeathTest, ALaterDeadlineOfTheSameLengthFiresWithoutAWakeUpOfItsOwn
   GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process: its own watcher thread
   EXPECT_EXIT(
       {
-        { Deadline first(0.5, "the first batch"); }
+        {
+          Deadline first(0.5, "the first batch");
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the watcher sleeps towards it
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         Deadline second(0.5, "the second batch");
         std::this_thread::sleep_for(std::chrono::seconds(10));

@@ -321,6 +321,32 @@ TEST(Runtime, ABatchWithFailedInputsAnswersEveryOtherRequestAsAlone) {
   }
 }
 
+// The model reads its inputs where preprocess wrote them, with no copy: a
+// model that keeps a reference to its input keeps that memory alive. One that
+// answers for the previous call's input gets, a call later, the answer a
+// plain linear model gives for it (freed memory would be read otherwise:
+// AddressSanitizer's heap-use-after-free in the instrumented build).
+TEST(Runtime, AModelThatKeepsItsInputReadsItIntactOnTheNextCall) {
+  TempDir t;
+  FixtureSpec keep;
+  keep.behaviour = "remember";
+  auto remember = loadFixture(t, keep, "remember.pt");
+  auto linear = loadFixture(t, FixtureSpec{}, "linear.pt");  // same seed: the same weights
+  ASSERT_TRUE(remember && linear);
+  Image a = constantImage(28, 28, 1, 0), b = constantImage(28, 28, 1, 0);
+  for (std::size_t k = 0; k < a.pixels.size(); ++k) {
+    a.pixels[k] = static_cast<std::uint8_t>(k % 251);
+    b.pixels[k] = static_cast<std::uint8_t>(255 - k % 97);
+  }
+  (void)runPipeline(*remember, {&a, &a}, 2);  // keeps the batch holding a, a
+  std::vector<float> scratch(2 * 28 * 28, 1.f);  // the size of that batch: freed memory would be reused here
+  const auto later = runPipeline(*remember, {&b, &b}, 2);
+  const auto want = runPipeline(*linear, {&a}, 1);
+  ASSERT_TRUE(later[0].ok && want[0].ok);
+  EXPECT_EQ(later[0].top1, want[0].top1);
+  for (std::size_t k = 0; k < want[0].logits.size(); ++k) EXPECT_NEAR(later[0].logits[k], want[0].logits[k], 1e-5) << k;
+}
+
 TEST(Runtime, WrongImageSizeFailsThatRequestOnly) {
   TempDir t;
   FixtureSpec s;

@@ -119,7 +119,7 @@ TEST(ServingGraph, TheGraphIsWarmedUpAtTheEvaluationsBatchSizeUntilItSettles) {
   for (std::size_t i = 0; i < 5; ++i) five.push_back(&samples[i].image);
   const ServingPlan plan = planServing(**model, five, 256, "auto", 10000);
   EXPECT_GE(plan.warmupCalls, 3);
-  EXPECT_LE(plan.warmupCalls, 10);
+  EXPECT_LT(plan.warmupCalls, 10) << "V1 settles within a few calls";
   EXPECT_GT(plan.warmupMs, 0);
   EXPECT_GT(plan.warmupLastMs, 0);
   EXPECT_LE(plan.warmupLastMs, plan.warmupMs);
@@ -152,5 +152,4 @@ TEST(ServingGraph, TheWarmUpBeginsNoCallAfterOneSecond) {
   const ServingPlan plan = planServing(**model, {&img}, 4, "auto", 1000);
   ASSERT_GE(plan.warmupCalls, 1);
   EXPECT_LT(plan.warmupMs - plan.warmupLastMs, 1000) << "a call began after 1 s of warm-up";
-  if (plan.warmupLastMs >= 500) EXPECT_LE(plan.warmupCalls, 2) << plan.warmupMs << " ms";
 }
