@@ -75,24 +75,33 @@ int nearestSource(int dst, int in, int out) {
   return std::min(static_cast<int>(std::floor(static_cast<float>(dst) * scale)), in - 1);
 }
 
-/// Write the CHW input: plane c is (value * scale - mean[c]) / std[c], where
-/// value(sc, y, x) is source colour channel sc (the planes reversed for "bgr")
-/// at output pixel (y, x).
-template <class Value>
-void writeNormalised(const Manifest& m, float* out, Value value) {
-  const int C = m.channels(), H = m.height(), W = m.width();
+/// Each plane c of the CHW input: its source colour channel sc (the planes
+/// reversed for "bgr"), its normalisation (value * scale - mean[c]) * invStd,
+/// and where it goes: fn(sc, scale, mean, invStd, plane).
+template <class Fn>
+void forEachPlane(const Manifest& m, float* out, Fn fn) {
+  const int C = m.channels();
+  const std::size_t planeSize = static_cast<std::size_t>(m.height()) * static_cast<std::size_t>(m.width());
   const bool bgr = m.channelOrder == "bgr";
   const float scale = static_cast<float>(m.scale);
   for (int c = 0; c < C; ++c) {
-    const int sc = bgr ? C - 1 - c : c;
     const float mean = static_cast<float>(m.mean[static_cast<std::size_t>(c)]);
     const float invStd = 1.f / static_cast<float>(m.std[static_cast<std::size_t>(c)]);
-    float* plane = out + static_cast<std::size_t>(c) * static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
+    fn(bgr ? C - 1 - c : c, scale, mean, invStd, out + static_cast<std::size_t>(c) * planeSize);
+  }
+}
+
+/// Write the CHW input: plane c is (value * scale - mean[c]) / std[c], where
+/// value(sc, y, x) is source colour channel sc at output pixel (y, x).
+template <class Value>
+void writeNormalised(const Manifest& m, float* out, Value value) {
+  const int H = m.height(), W = m.width();
+  forEachPlane(m, out, [&](int sc, float scale, float mean, float invStd, float* plane) {
     for (int y = 0; y < H; ++y)
       for (int x = 0; x < W; ++x)
         plane[static_cast<std::size_t>(y) * static_cast<std::size_t>(W) + static_cast<std::size_t>(x)] =
             (value(sc, y, x) * scale - mean) * invStd;
-  }
+  });
 }
 
 /// The size before the crop: torchvision's Resize (shorter side S: the longer
@@ -129,13 +138,7 @@ int centreCropStart(int size, int crop) {
 /// arithmetic as writeNormalised, in the same order: the same floats).
 void copyNormalised(const Manifest& m, const Image& img, int offY, int offX, float* out) {
   const int C = m.channels(), H = m.height(), W = m.width();
-  const bool bgr = m.channelOrder == "bgr";
-  const float scale = static_cast<float>(m.scale);
-  for (int c = 0; c < C; ++c) {
-    const int sc = bgr ? C - 1 - c : c;
-    const float mean = static_cast<float>(m.mean[static_cast<std::size_t>(c)]);
-    const float invStd = 1.f / static_cast<float>(m.std[static_cast<std::size_t>(c)]);
-    float* plane = out + static_cast<std::size_t>(c) * static_cast<std::size_t>(H) * static_cast<std::size_t>(W);
+  forEachPlane(m, out, [&](int sc, float scale, float mean, float invStd, float* plane) {
     for (int y = 0; y < H; ++y) {
       const std::uint8_t* src = &img.pixels[idx(y + offY, offX, img.width, C)] + sc;
       float* dst = plane + static_cast<std::size_t>(y) * static_cast<std::size_t>(W);
@@ -147,7 +150,7 @@ void copyNormalised(const Manifest& m, const Image& img, int offY, int offX, flo
                    invStd;
       }
     }
-  }
+  });
 }
 
 /// antialias false: cvgate's original resize, point sampling on float pixels at
