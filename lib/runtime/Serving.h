@@ -43,6 +43,13 @@ std::string servingNote(const Model& base);
 /// Whether servingModel(base) is another graph than the archive's.
 bool servingTransformed(const Model& base);
 
+/// The most warm-up calls planServing runs before an evaluation (fewer when
+/// the calls settle sooner or 1 s has gone).
+constexpr int kWarmupMaxCalls = 30;
+/// The fewest it runs (unless 1 s has gone): a small model's calls still
+/// speed up for several calls after the compile.
+constexpr int kWarmupMinCalls = 8;
+
 /// How a model is run for a batch evaluation: its serving graph, fed
 /// channels-last when a short timed calibration finds that faster.
 struct ServingPlan {
@@ -67,13 +74,18 @@ struct ServingPlan {
 /// calibration images (up to one batch, at most 64; only timed, never scored)
 /// and keeps channels-last when at least 5 % faster; "contiguous" or
 /// "channels-last" take that layout untimed (the same on every host, as
-/// shards of one evaluation need). Then the chosen graph is warmed up on
-/// batches of `batch` images (fewer when `evaluationImages` is smaller; none
-/// when it is 0) until its calls settle (TorchScript optimises a graph per
-/// input shape on its first calls), so that the evaluation times the model,
-/// not the compiler.
+/// shards of one evaluation need).
 ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch,
-                        const std::string& layout = "auto", std::size_t evaluationImages = 0);
+                        const std::string& layout = "auto");
+
+/// Warm the plan's graph up on batches of its batch size (fewer images when
+/// `evaluationImages` is smaller; none when it is 0), the `images` over
+/// again, until its calls settle (TorchScript optimises a graph per input
+/// shape on its first calls), so that the evaluation that follows times the
+/// model, not the compiler: the last thing to run before the evaluation (a
+/// call at another batch size in between has the graph optimised again).
+/// Fills the plan's warmup fields.
+void warmUp(ServingPlan& p, const std::vector<const Image*>& images, std::size_t evaluationImages);
 nlohmann::json toJson(const ServingPlan& p);
 
 /// Decisions of the serving graph against the archive's module as loaded,

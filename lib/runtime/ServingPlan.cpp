@@ -27,35 +27,6 @@ double timePasses(const Model& m, const std::vector<const Image*>& images, int b
   return best;
 }
 
-/// Run the plan's graph on batches of the evaluation's size (the calibration
-/// images over again; no larger than the evaluation) until it has settled:
-/// TorchScript's executor profiles and re-optimises a graph for each new
-/// input shape, and the first calls at a shape are not the model's speed (V1
-/// at batch 256: four calls of 3-8 ms, then 0.17 ms). Settled: from the third
-/// call, one no slower than 1.5x the fastest so far; at most 10 calls, and no
-/// call begun after 1 s of warm-up (a ResNet-class model at batch 256 takes
-/// seconds a call, and compiling is a small part of that). Only timed, never
-/// scored.
-void warmUp(ServingPlan& p, const std::vector<const Image*>& calibration, std::size_t evaluationImages) {
-  if (calibration.empty() || evaluationImages == 0) return;
-  const std::size_t size = std::min(static_cast<std::size_t>(p.batch), evaluationImages);
-  std::vector<const Image*> full;
-  full.reserve(size);
-  for (std::size_t i = 0; full.size() < size; ++i) full.push_back(calibration[i % calibration.size()]);
-  p.warmupBatch = static_cast<int>(size);
-  double fastest = 0;
-  for (int k = 0; k < 10 && p.warmupMs < 1000; ++k) {
-    const auto t0 = Clock::now();
-    (void)runPipeline(*p.model, full, p.batch);
-    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    p.warmupCalls = k + 1;
-    p.warmupMs += ms;
-    p.warmupLastMs = ms;
-    fastest = k == 0 ? ms : std::min(fastest, ms);
-    if (k >= 2 && ms <= 1.5 * fastest) break;
-  }
-}
-
 ServingPlan chooseGraph(const Model& base, const std::vector<const Image*>& calibration, int batch,
                         const std::string& layout) {
   ServingPlan p;
@@ -116,10 +87,44 @@ ServingPlan chooseGraph(const Model& base, const std::vector<const Image*>& cali
 }  // namespace
 
 ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch,
-                        const std::string& layout, std::size_t evaluationImages) {
-  ServingPlan p = chooseGraph(base, calibration, batch, layout);
-  warmUp(p, calibration, evaluationImages);
-  return p;
+                        const std::string& layout) {
+  return chooseGraph(base, calibration, batch, layout);
+}
+
+/// Run the plan's graph on batches of the evaluation's size (the images over
+/// again; no larger than the evaluation) until it has settled:
+/// TorchScript's executor profiles and re-optimises a graph for each new
+/// input shape, and the first calls at a shape are not the model's speed:
+/// V1 at batch 256, one call of ~60 ms (the compile), then calls of 0.3-1.2
+/// ms falling to 0.17-0.2 ms by about the ninth (allocator and kernel caches
+/// warming; a stray call of 3 ms among them). Settled: at least 8 calls, the
+/// last three none of them 10 % faster than the fastest before it (a rule
+/// "from the third call, within 1.5x of the fastest" stopped with the
+/// fastest still at 0.5-3 ms); at most 30 calls, and no
+/// call begun after 1 s of warm-up (a ResNet-class model at batch 256 takes
+/// seconds a call, and compiling is a small part of that). Only timed, never
+/// scored.
+void warmUp(ServingPlan& p, const std::vector<const Image*>& images, std::size_t evaluationImages) {
+  if (images.empty() || evaluationImages == 0) return;
+  const std::size_t size = std::min(static_cast<std::size_t>(p.batch), evaluationImages);
+  std::vector<const Image*> full;
+  full.reserve(size);
+  for (std::size_t i = 0; full.size() < size; ++i) full.push_back(images[i % images.size()]);
+  p.warmupBatch = static_cast<int>(size);
+  double fastest = 0;
+  int steady = 0;  // calls in a row that were not 10 % faster than the fastest before them
+  for (int k = 0; k < kWarmupMaxCalls && p.warmupMs < 1000; ++k) {
+    const auto t0 = Clock::now();
+    (void)runPipeline(*p.model, full, p.batch);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    p.warmupCalls = k + 1;
+    p.warmupMs += ms;
+    p.warmupLastMs = ms;
+    spdlog::debug("'{}': warm-up call {} at batch {}: {:.3f} ms", p.model->manifest().name, k + 1, size, ms);
+    steady = k > 0 && ms >= 0.9 * fastest ? steady + 1 : 0;
+    fastest = k == 0 ? ms : std::min(fastest, ms);
+    if (steady >= 3 && k + 1 >= kWarmupMinCalls) break;
+  }
 }
 
 nlohmann::json toJson(const ServingPlan& p) {

@@ -108,7 +108,8 @@ TEST(ServingGraph, AThreeChannelModelsLayoutIsTimedAndTheFasterKept) {
 
 // The chosen graph is run on full batches of the evaluation's size before it
 // (the calibration images over again when there are fewer) until its calls
-// settle: at least three calls, at most ten, reported as timing. With no
+// settle (three calls in a row not 10 % faster than the fastest before them):
+// at least kWarmupMinCalls, at most kWarmupMaxCalls, reported as timing. With no
 // images there is nothing to warm up on.
 TEST(ServingGraph, TheGraphIsWarmedUpAtTheEvaluationsBatchSizeUntilItSettles) {
   if (!std::filesystem::exists(kImages)) GTEST_SKIP() << "Fashion-MNIST not installed";
@@ -117,21 +118,25 @@ TEST(ServingGraph, TheGraphIsWarmedUpAtTheEvaluationsBatchSizeUntilItSettles) {
   const auto samples = golden();
   std::vector<const Image*> five;
   for (std::size_t i = 0; i < 5; ++i) five.push_back(&samples[i].image);
-  const ServingPlan plan = planServing(**model, five, 256, "auto", 10000);
-  EXPECT_GE(plan.warmupCalls, 3);
-  EXPECT_LT(plan.warmupCalls, 10) << "V1 settles within a few calls";
+  ServingPlan plan = planServing(**model, five, 256);
+  EXPECT_EQ(plan.warmupCalls, 0) << "planning warms nothing up";
+  warmUp(plan, five, 10000);
+  EXPECT_GE(plan.warmupCalls, kWarmupMinCalls);
+  EXPECT_LT(plan.warmupCalls, kWarmupMaxCalls) << "V1 settles before the limit";
   EXPECT_GT(plan.warmupMs, 0);
   EXPECT_GT(plan.warmupLastMs, 0);
   EXPECT_LE(plan.warmupLastMs, plan.warmupMs);
   const auto j = toJson(plan)["warmup"];
   EXPECT_EQ(j["batch_size"], 256);
   EXPECT_EQ(j["calls"], plan.warmupCalls);
-  const ServingPlan none = planServing(**model, {}, 256, "auto", 10000);
+  ServingPlan none = planServing(**model, {}, 256);
+  warmUp(none, {}, 10000);
   EXPECT_EQ(none.warmupCalls, 0);
   EXPECT_EQ(toJson(none)["warmup"]["calls"], 0);
   // An evaluation smaller than a batch runs one batch of its own size: the
   // warm-up runs that size, not a full batch of images it will never see.
-  const ServingPlan small = planServing(**model, five, 256, "auto", 33);
+  ServingPlan small = planServing(**model, five, 256);
+  warmUp(small, five, 33);
   EXPECT_EQ(toJson(small)["warmup"]["batch_size"], 33);
   EXPECT_GE(small.warmupCalls, 1);
 }
@@ -149,7 +154,8 @@ TEST(ServingGraph, TheWarmUpBeginsNoCallAfterOneSecond) {
   img.height = img.width = 28;
   img.channels = 1;
   img.pixels.assign(28 * 28, 7);
-  const ServingPlan plan = planServing(**model, {&img}, 4, "auto", 1000);
+  ServingPlan plan = planServing(**model, {&img}, 4);
+  warmUp(plan, {&img}, 1000);
   ASSERT_GE(plan.warmupCalls, 1);
   EXPECT_LT(plan.warmupMs - plan.warmupLastMs, 1000) << "a call began after 1 s of warm-up";
 }
