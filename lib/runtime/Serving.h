@@ -63,7 +63,8 @@ struct ServingPlan {
   double contiguousMs = 0;         ///< best calibration pass, contiguous input
   double channelsLastMs = 0;       ///< best calibration pass, channels-last input (0: not tried)
   int warmupBatch = 0;             ///< images per warm-up call: batch, or the evaluation if smaller
-  int warmupCalls = 0;             ///< calls run to settle the graph (0: no images)
+  int warmupTailBatch = 0;         ///< images of the evaluation's partial last batch, warmed up too (0: none)
+  int warmupCalls = 0;             ///< calls run to settle the graph, the tail's included (0: no images)
   double warmupMs = 0;             ///< their time, ms
   double warmupLastMs = 0;         ///< the last (settled) one, ms
 };
@@ -80,7 +81,8 @@ ServingPlan planServing(const Model& base, const std::vector<const Image*>& cali
 
 /// Warm the plan's graph up on batches of its batch size (fewer images when
 /// `evaluationImages` is smaller; none when it is 0), the `images` over
-/// again, until its calls settle (TorchScript optimises a graph per input
+/// again, after two calls at the size of the evaluation's partial last batch
+/// if it has one, until its calls settle (TorchScript optimises a graph per input
 /// shape on its first calls), so that the evaluation that follows times the
 /// model, not the compiler: the last thing to run before the evaluation (a
 /// call at another batch size in between has the graph optimised again).

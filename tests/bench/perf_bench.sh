@@ -2,7 +2,7 @@
 # Performance bench (issue 15), ratios measured in one run on this machine:
 #  - eval-compliance images/s vs the frozen PyTorch script a user would write
 #    (tests/bench/frozen_eval.py: same archive, batch and threads), V1 and V2,
-#    in ROUNDS (default 5) interleaved rounds: the median ratio and its range;
+#    in ROUNDS (default 11: one round is two runs of tens of ms, and a moment of a shared machine moves it 2x) interleaved rounds: the median ratio and its range;
 #  - a ResNet-18 (scripted now from Debian's python3-torchvision, random
 #    weights): its throughput meeting the objectives vs the fp32 roofline;
 #  - the serving graph's decisions vs the archive's, FLOPs per image;
@@ -32,7 +32,7 @@ trap 'rm -rf "$tmp"' EXIT
 # the order alternating between rounds; the ratio per round, then its median
 # and its range, which for R rounds covers the median ratio with probability
 # 1 - 2 * 0.5^R (93.8 % for 5), whatever the distribution.
-rounds=${ROUNDS:-5}
+rounds=${ROUNDS:-11}
 echo "== eval-compliance on the serving graph vs a frozen PyTorch script (target >= 1.0x), $rounds interleaved rounds"
 evalCvgate() {
   set +e

@@ -128,6 +128,9 @@ TEST(ServingGraph, TheGraphIsWarmedUpAtTheEvaluationsBatchSizeUntilItSettles) {
   EXPECT_LE(plan.warmupLastMs, plan.warmupMs);
   const auto j = toJson(plan)["warmup"];
   EXPECT_EQ(j["batch_size"], 256);
+  // 10,000 images end with a batch of 16: a shape of its own, warmed up too.
+  EXPECT_EQ(j["tail_batch_size"], 10000 % 256);
+  EXPECT_GE(plan.warmupCalls, kWarmupMinCalls + 2);
   EXPECT_EQ(j["calls"], plan.warmupCalls);
   ServingPlan none = planServing(**model, {}, 256);
   warmUp(none, {}, 10000);
@@ -138,6 +141,7 @@ TEST(ServingGraph, TheGraphIsWarmedUpAtTheEvaluationsBatchSizeUntilItSettles) {
   ServingPlan small = planServing(**model, five, 256);
   warmUp(small, five, 33);
   EXPECT_EQ(toJson(small)["warmup"]["batch_size"], 33);
+  EXPECT_EQ(toJson(small)["warmup"]["tail_batch_size"], 0);
   EXPECT_GE(small.warmupCalls, 1);
 }
 
