@@ -411,6 +411,11 @@ json nodeIdentity() {
 /// three meeting the objectives) confirms it.
 constexpr int kConfirmRuns = 3;
 
+/// How far above the best rate so far a sweep variant must meet the
+/// objectives to displace it: the search's own resolution (its bisection
+/// stops within 10 %), below which two sweeps can rank two variants either way.
+constexpr double kChallengeMargin = 1.1;
+
 json gemmBenchJson(int n, double seconds) {
   auto g = gemmBench(n, seconds);
   return {{"gemm_n", g.n},          {"threads", 1},       {"iterations", g.iterations},
@@ -705,9 +710,16 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         sp.model = mdl;
         CVGATE_TRY(applyThreadSettings({v.intra, p.threads.interOp}));
         ModelSut vs(mdl ? mdl : model, &sutInputs, role + ":" + v.name());
-        const double start = std::max(p.cfg.offeredRps, std::max(best.score, base.score) / 2);
+        // A challenger: its search starts kChallengeMargin above the best rate
+        // so far and ends at once if that run does not pass. A variant within
+        // the search's resolution of the best (which a rerun may rank either
+        // way) does not displace it, and a losing one costs one run.
+        const double bar = std::max(best.score, base.score);
+        SearchSettings ss = withDeadline(p.search, p.cfg, budgetEnd);
+        ss.challenge = bar > 0;
+        const double start = ss.challenge ? kChallengeMargin * bar : p.cfg.offeredRps;
         CVGATE_TRY_ASSIGN(vm, measure(vs, p, v.workers, v.maxBatch, std::min(1.0, p.cfg.warmupMaxS), false, start,
-                                      withDeadline(p.search, p.cfg, budgetEnd)));
+                                      ss));
         if (vm.tput.stoppedByTime) sweepStopped = true;
         // A variant's evidence is its search: the best rate is one whose run met
         // the P95, error and validity objectives; report that run's figures.
@@ -724,10 +736,17 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                 {"p95_at_best", bestRun.is_null() ? json(nullptr) : bestRun["percentiles"]["p95"]},
                 {"achieved_rps_at_best", bestRun.is_null() ? json(nullptr) : bestRun["achieved_rps"]},
                 {"start_rps", start}, {"throughput_rps", sp.score}, {"search_runs", vm.tput.steps.size()},
+                {"challenge", ss.challenge ? json{{"rps", start}, {"margin", kChallengeMargin},
+                                                  {"passed", sp.score > 0}}
+                                           : json(nullptr)},
                 {"eligible", sp.eligible}};
         for (auto& [k, val] : extra.items()) sp.j[k] = val;
-        spdlog::info("sweep: {} {}: {}/s at objective{}", role, v.name(), fmtNum(sp.score, 1),
-                     sp.eligible ? "" : " (not eligible)");
+        if (ss.challenge && sp.score == 0)
+          spdlog::info("sweep: {} {}: did not meet the objectives at {}/s ({}x the best so far)", role, v.name(),
+                       fmtNum(start, 1), fmtNum(kChallengeMargin, 1));
+        else
+          spdlog::info("sweep: {} {}: {}/s at objective{}", role, v.name(), fmtNum(sp.score, 1),
+                       sp.eligible ? "" : " (not eligible)");
         return sp;
       };
       auto consider = [&](const SweepPoint& sp) {

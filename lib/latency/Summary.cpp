@@ -310,7 +310,7 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
   };
   double lo = 0, hi = 0;  // highest passing, lowest non-passing
   Outcome o0 = measure(startRps, first);
-  if (o0 == Outcome::Error) return t;
+  if (o0 == Outcome::Error || (s.challenge && o0 != Outcome::Pass)) return t;
   if (o0 == Outcome::Pass) {
     lo = startRps;
     double r = startRps;

@@ -50,6 +50,10 @@ struct SearchSettings {
   double durationS = 1.0;          ///< each search run: max(minSamples, rate * durationS) requests
   int repeats = 2;                 ///< an invalid or inconclusive run is repeated at most this often
   std::size_t maxSampleGrowth = 8; ///< a repeat asks for at most this many times the samples
+  /// The start rate is a challenge (a sweep variant against the best so
+  /// far): when its run does not pass, the search ends there, and nothing
+  /// lower is searched.
+  bool challenge = false;
   /// Whether a run at this rate with at least this many requests (0: the
   /// usual number) still fits the time left; null: always. A run that does
   /// not fit ends the search (ThroughputResult::stoppedByTime).

@@ -2,7 +2,9 @@
 # Performance bench (issue 15), ratios measured in one run on this machine:
 #  - eval-compliance images/s vs the frozen PyTorch script a user would write
 #    (tests/bench/frozen_eval.py: same archive, batch and threads), V1 and V2,
-#    in ROUNDS (default 11: one round is two runs of tens of ms, and a moment of a shared machine moves it 2x) interleaved rounds: the median ratio and its range;
+#    in ROUNDS interleaved rounds (default 11: a round is two runs of tens of
+#    ms, which a moment of a shared machine moves 2x): the median ratio and
+#    its range;
 #  - a ResNet-18 (scripted now from Debian's python3-torchvision, random
 #    weights): its throughput meeting the objectives vs the fp32 roofline;
 #  - the serving graph's decisions vs the archive's, FLOPs per image;

@@ -169,6 +169,40 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   EXPECT_TRUE(c2.detail["best_run_p95"].contains("ci_ms"));
 }
 
+// A sweep variant challenges the best so far at a rate above it: a run there
+// that does not pass ends its search (one run, nothing lower searched, even
+// for a saturated miss); one that passes is searched on up to its knee.
+TEST(Checks, AChallengeThatFailsEndsTheSearchAtOnce) {
+  std::vector<double> rates;
+  auto run = [&](double rate, std::size_t) -> Expected<RunResult> {
+    rates.push_back(rate);
+    auto r = runWith(std::vector<double>(600, rate < 1000 ? 5.0 : 900.0));
+    r.settings.offeredRps = rate;
+    r.saturated = rate >= 1000;
+    return r;
+  };
+  Objectives o;
+  o.minThroughputRps = 100;
+  SearchSettings s;
+  s.doublingSteps = 6;
+  s.bisectSteps = 3;
+  s.challenge = true;
+  auto lost = searchThroughput(run, 1100, o.minThroughputRps, o, s, nullptr, 0.95);
+  EXPECT_EQ(rates, std::vector<double>{1100});
+  EXPECT_DOUBLE_EQ(lost.bestRps, 0.0);
+  rates.clear();
+  auto won = searchThroughput(run, 550, o.minThroughputRps, o, s, nullptr, 0.95);
+  EXPECT_GT(rates.size(), 1u);
+  EXPECT_GE(won.bestRps, 800.0);
+  EXPECT_LT(won.bestRps, 1000.0);
+  // Without the challenge, the same failing start is searched downwards.
+  rates.clear();
+  s.challenge = false;
+  auto full = searchThroughput(run, 1100, o.minThroughputRps, o, s, nullptr, 0.95);
+  EXPECT_GT(rates.size(), 1u);
+  EXPECT_GT(full.bestRps, 0.0);
+}
+
 TEST(Checks, ASubjectSlowAtAnyRateIsNotSearchedBelowTheMinimum) {
   // Defect: a subject whose service time alone misses the P95 objective was
   // searched by halving far below the minimum rate, each run twice as long
