@@ -258,8 +258,20 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
   const json& sw = rep["results"]["sweep"]["subjects"]["current"];
   EXPECT_GE(sw["variants"].size(), 8u);
   std::set<std::string> transforms, batches;
+  int challenged = 0;
   for (const auto& v : sw["variants"]) {
     if (v.contains("max_batch")) batches.insert(v["max_batch"].dump());
+    // Each variant measured challenged the best so far 10 % above its rate:
+    // a failed challenge ends that variant's search with nothing passed.
+    if (v.contains("challenge") && v["challenge"].is_object()) {
+      ++challenged;
+      EXPECT_DOUBLE_EQ(v["challenge"]["margin"].get<double>(), 1.1);
+      EXPECT_GE(v["challenge"]["rps"].get<double>(), 1.1 * sw["baseline_throughput_rps"].get<double>() * 0.9999);
+      if (v["challenge"]["passed"].get<bool>())
+        EXPECT_GE(v["throughput_rps"].get<double>(), v["challenge"]["rps"].get<double>()) << v.dump();
+      else
+        EXPECT_EQ(v["throughput_rps"].get<double>(), 0.0) << v.dump();
+    }
     const std::string tr = v.value("transform", "none");
     transforms.insert(tr);
     if (tr == "none") continue;
@@ -289,6 +301,7 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
     }
   }
   for (const char* tr : {"frozen", "bf16", "int8-dynamic", "int8-static"}) EXPECT_TRUE(transforms.count(tr)) << tr;
+  EXPECT_GE(challenged, 8) << "every variant measured in this process is a challenger";
   expectTheWinnerWasReMeasured(sw);
   for (const char* b : {"1", "4", "8", "16", "32"}) EXPECT_TRUE(batches.count(b)) << "batch " << b;
   if (!sw["patch"].is_null()) {
