@@ -749,22 +749,50 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                        sp.eligible ? "" : " (not eligible)");
         return sp;
       };
-      auto consider = [&](const SweepPoint& sp) {
+      // A challenger that passed is matched against the best so far in the
+      // same minutes: the incumbent runs once at the challenger's rate over
+      // kChallengeMargin. If it meets the objectives there, the challenger is
+      // not shown 10 % faster (the incumbent's own figure came from a slower
+      // moment of a shared machine: two sweeps measured V2's default at
+      // 15,222/s and 8,300/s) and does not displace it.
+      auto consider = [&](SweepPoint sp) -> Status {
+        if (sp.eligible && sp.score > best.score && best.score > 0) {
+          const double rate = sp.score / kChallengeMargin;
+          CVGATE_TRY(applyThreadSettings({best.v.intra, p.threads.interOp}));
+          ModelSut is(best.model ? best.model : model, &sutInputs, role + ":" + best.v.name() + " (rematch)");
+          SearchSettings once = withDeadline(p.search, p.cfg, budgetEnd);
+          once.doublingSteps = 0;
+          once.bisectSteps = 0;
+          once.challenge = true;
+          CVGATE_TRY_ASSIGN(im, measure(is, p, best.v.workers, best.v.maxBatch, std::min(1.0, p.cfg.warmupMaxS),
+                                        false, rate, once));
+          const bool ran = !im.tput.steps.empty();
+          const bool held = im.tput.bestRps > 0;
+          sp.j["rematch"] = {{"incumbent", best.v.name()}, {"rps", rate}, {"ran", ran}, {"incumbent_passed", held}};
+          if (held) {
+            spdlog::info("sweep: {} {} also meets the objectives at {}/s: {} stays the best", role, best.v.name(),
+                         fmtNum(rate, 1), best.v.name());
+            points.push_back(sp);
+            return okStatus();
+          }
+          if (!ran) sweepStopped = true;  // decided on the unpaired evidence
+        }
         points.push_back(sp);
         if (sp.eligible && sp.score > best.score) best = sp;
+        return okStatus();
       };
       // Stage 1: intra-op threads x workers (at most the cores).
       for (auto [intra, workers] : std::vector<std::pair<int, int>>{{1, 1}, {1, 2}, {2, 1}}) {
         if (intra == base.v.intra && workers == base.v.workers) continue;
         CVGATE_TRY_ASSIGN(sp, run({intra, workers, base.v.maxBatch, "none"}, nullptr, json::object()));
-        consider(sp);
+        CVGATE_TRY(consider(sp));
       }
       // Stage 2: batch size (dynamic batching window as configured).
       const SweepVariant afterThreads = best.v;
       for (int b : {1, 4, 8, 16, 32}) {
         if (b == afterThreads.maxBatch) continue;
         CVGATE_TRY_ASSIGN(sp, run({afterThreads.intra, afterThreads.workers, b, "none"}, nullptr, json::object()));
-        consider(sp);
+        CVGATE_TRY(consider(sp));
       }
       // Stage 3: model transforms on the best settings so far.
       const SweepVariant afterBatch = best.v;
@@ -807,7 +835,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           extra["held_out"] = hj;
         }
         CVGATE_TRY_ASSIGN(sp, run(v, var.model, extra));
-        consider(sp);
+        CVGATE_TRY(consider(sp));
       }
       // Stage 4: inter-op threads, only for a model that forks (libtorch's
       // inter-op pool runs a TorchScript model's forks and nothing else).
@@ -882,7 +910,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           sp.j["search_runs"] = t->steps.size();
           sp.j["eligible"] = sp.eligible;
           spdlog::info("sweep: {} {}: {}/s at objective", role, v.name(), fmtNum(sp.score, 1));
-          consider(sp);
+          CVGATE_TRY(consider(sp));
         }
       }
       // The winner of many noisy searches is the one most likely to have been
