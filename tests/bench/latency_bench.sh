@@ -4,7 +4,9 @@
 # reference models (profile-latency --sweep), and the single-core GEMM rate
 # of this machine as the roofline reference.
 # The sweep runs SWEEPS times (default 2): a winner confirmed by one sweep
-# (two of three runs at its rate) should be confirmed again by the next. Each
+# (two of three runs at its rate) is run again at that rate (three gate runs
+# with its settings), and should be confirmed again; whether the next sweep
+# picks the same winner is printed too. Each
 # throughput comes with its capacity bracket (the rate that met the
 # objectives .. the lowest above it that failed) and the share of the cores
 # the load generator took in those runs (with the bound it puts on how far
@@ -46,6 +48,29 @@ while [ "$i" -le "$sweeps" ]; do
       ( $w.variants[] | select(.transform != null and .transform != "none") |
         "        \(.name): \(if .available then "\(f(.throughput_rps))/s, top-1 agreement \(f(.golden.top1_agreement)), max abs diff \(.golden.max_abs_diff)" else "unavailable: \(.unavailable_reason)" end)" ) )
   ' "$tmp/sweep-$i.json"
+  # The confirmed winner, run again: its settings at its confirmed rate,
+  # three gate runs (no search, no sweep), confirmed again when two of the
+  # three meet the P95 and error objectives for its subject (the sweep's
+  # own confirmation rule).
+  for role in current candidate; do
+    w=$(jq -c --arg r "$role" '.results.sweep.subjects[$r] // empty | select(.confirmation.confirmed == true) |
+          .confirmation as $c | (.variants[] | select(.name == $c.variant)) as $v |
+          {rps: $c.confirmed_rps, intra: $v.intra_op_threads, workers: $v.workers, batch: $v.max_batch,
+           transform: ($v.transform // "none"), name: $v.name}' "$tmp/sweep-$i.json")
+    [ -n "$w" ] || continue
+    set -- --intra-op-threads "$(echo "$w" | jq -r .intra)" --workers "$(echo "$w" | jq -r .workers)" \
+      --max-batch "$(echo "$w" | jq -r .batch)" --offered-rps "$(echo "$w" | jq -r .rps)"
+    t=$(echo "$w" | jq -r .transform)
+    [ "$t" = none ] || set -- "$@" --transform "$t"
+    met=0
+    for k in 1 2 3; do
+      "$pl" --config "$config" --no-sweep --no-search --no-profile -q "$@" --out "$tmp/rerun.json" || true
+      ok=$(jq -r --arg r "$role" '[.checks[] | select(.subject == $r and (.id == "latency.p95" or .id == "latency.error_rate")) |
+             .status == "pass"] | length == 2 and all' "$tmp/rerun.json" 2>/dev/null || echo false)
+      [ "$ok" = true ] && met=$((met + 1))
+    done
+    echo "    rerun: $role $(echo "$w" | jq -r .name) at $(echo "$w" | jq -r .rps)/s met the objectives in $met of 3 gate runs: $([ "$met" -ge 2 ] && echo "confirmed again" || echo "NOT confirmed again")"
+  done
   i=$((i + 1))
 done
 if [ "$sweeps" -ge 2 ]; then

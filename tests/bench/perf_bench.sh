@@ -97,13 +97,24 @@ set +e
 rc=$?
 set -e
 [ "$rc" -le 11 ] || { echo "perf_bench: error: profile-latency exited $rc" >&2; exit 1; }
-jq -r --arg pf "$flops" '
-  def f(x; n): if x == null then "n/a" else (x * pow(10; n) | round / pow(10; n) | tostring) end;
-  .results.subjects.current as $s | (.checks[] | select(.id == "latency.throughput" and .subject == "current")) as $c |
-  "  FLOPs/image: cvgate \(f($s.flops.flops_per_image / 1e9; 3)) G, PyTorch dispatch count \(f(($pf | tonumber) / 1e9; 3)) G",
-  "  latency.throughput \($c.status): \(f($c.value; 1))/s offered met the objectives (objective \(f($c.threshold; 0))/s; capacity bracket \($c.detail.capacity_bracket_rps // [] | map(f(.; 1)) | join(" .. ")))",
-  "  \(f($s.roofline.images_per_s; 1)) images/s completed vs roofline \(f($s.roofline.roofline_images_per_s; 1)) images/s (\(f($s.roofline.roofline_gflops; 1)) GFLOP/s, \($s.roofline.cores) cores): \(f($s.roofline.roofline_fraction * 100; 1)) % of the roofline"
-' "$tmp/resnet.json"
+# The defaults (2 intra-op threads x 2 workers: 4 threads on 2 cores), then
+# 1 intra-op thread x 2 workers, the sweep's first alternative.
+set +e
+"$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile --no-sweep -q --intra-op-threads 1 --workers 2 \
+  --out "$tmp/resnet-1x2.json"
+rc=$?
+set -e
+[ "$rc" -le 11 ] || { echo "perf_bench: error: profile-latency --intra-op-threads 1 exited $rc" >&2; exit 1; }
+for run in resnet:"defaults (2 intra-op threads x 2 workers, batch 8)" resnet-1x2:"1 intra-op thread x 2 workers, batch 8"; do
+  jq -r --arg pf "$flops" --arg how "${run#*:}" '
+    def f(x; n): if x == null then "n/a" else (x * pow(10; n) | round / pow(10; n) | tostring) end;
+    .results.subjects.current as $s | (.checks[] | select(.id == "latency.throughput" and .subject == "current")) as $c |
+    "  \($how):",
+    "    FLOPs/image: cvgate \(f($s.flops.flops_per_image / 1e9; 3)) G, PyTorch dispatch count \(f(($pf | tonumber) / 1e9; 3)) G",
+    "    latency.throughput \($c.status): \(f($c.value; 1))/s offered met the objectives (objective \(f($c.threshold; 0))/s; capacity bracket \($c.detail.capacity_bracket_rps // [] | map(f(.; 1)) | join(" .. ")))",
+    "    \(f($s.roofline.images_per_s; 1)) images/s completed vs roofline \(f($s.roofline.roofline_images_per_s; 1)) images/s (\(f($s.roofline.roofline_gflops; 1)) GFLOP/s, \($s.roofline.cores) cores): \(f($s.roofline.roofline_fraction * 100; 1)) % of the roofline"
+  ' "$tmp/${run%%:*}.json"
+done
 
 echo "== ResNet-18 static int8 (quantize_jit's passes from C++, calibrated on [calibration]) vs fp32 frozen, throughput meeting the objectives (target >= 1.6x)"
 set +e
