@@ -383,7 +383,8 @@ struct Evaluated {
 /// a chunk at a time, each model over the whole chunk before the other (run
 /// alternately batch by batch, the two models evicted each other's weights
 /// from the cache: V1's calls took 0.2-0.3 ms after a V2 call against 0.13
-/// ms in a row). The first batch is a chunk of its own, the probe of the
+/// ms in a row), in turns: the model that ends one chunk begins the next (a
+/// model's first call after the other's took V2 10-30 ms against 4). The first batch is a chunk of its own, the probe of the
 /// pace; the time budget (counted from `t0`) is checked before each batch is
 /// decoded, which must fit, with the batches decoded but not yet run, in
 /// what is left at the slowest pace measured so far.
@@ -398,6 +399,7 @@ Expected<Evaluated> evaluateRange(const Prepared& p, PositionRange range,
   std::vector<std::size_t> pieceEnds;  // where each piece of the chunk ends
   std::size_t chunkBytes = 0, pieceBytes = 0, chunkFrom = 0;
   auto chunkStart = Clock::now();
+  bool candidateFirst = false;  // whether the next chunk runs the candidate before the current model
   auto cutPiece = [&]() {
     if (chunk.size() > (pieceEnds.empty() ? 0 : pieceEnds.back())) pieceEnds.push_back(chunk.size());
     pieceBytes = 0;
@@ -420,9 +422,13 @@ Expected<Evaluated> evaluateRange(const Prepared& p, PositionRange range,
       }
       return all;
     };
-    auto cur = runModel(ev.cur, *p.curServed.plan.model, p.identity);
-    std::vector<Answer> cand;
-    if (p.candidate) cand = runModel(ev.cand, *p.candServed.plan.model, p.candMap);
+    // The model that ran last runs first: one switch of model a chunk, not
+    // two (the first calls after the other model's were the slow ones).
+    std::vector<Answer> cur, cand;
+    if (p.candidate && candidateFirst) cand = runModel(ev.cand, *p.candServed.plan.model, p.candMap);
+    cur = runModel(ev.cur, *p.curServed.plan.model, p.identity);
+    if (p.candidate && !candidateFirst) cand = runModel(ev.cand, *p.candServed.plan.model, p.candMap);
+    candidateFirst = !candidateFirst;
     for (std::size_t k = 0; k < chunk.size(); ++k) {
       ev.samples[chunkFrom + k].current = std::move(cur[k]);
       if (p.candidate) ev.samples[chunkFrom + k].candidate = std::move(cand[k]);
