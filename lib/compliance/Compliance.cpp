@@ -155,7 +155,8 @@ std::vector<Answer> evaluatePiece(Run& run, const Model& model, const std::vecto
 /// pieces that end at this many bytes of pixels (cut the same way from the
 /// batch's start on every host, so a batch's composition never depends on
 /// where a shard began), and pieces are gathered into a chunk until it holds
-/// this many bytes; memory stays under twice this, whatever the data set.
+/// this many bytes (or a twentieth of the time budget); memory stays under
+/// twice this plus one image, whatever the data set.
 constexpr std::size_t kChunkPixelBytes = std::size_t{128} << 20;
 
 /// Production's blessed compliance figure: the "compliance" object of the
@@ -399,7 +400,9 @@ Expected<Evaluated> evaluateRange(const Prepared& p, PositionRange range,
   std::vector<std::size_t> pieceEnds;  // where each piece of the chunk ends
   std::size_t chunkBytes = 0, pieceBytes = 0, chunkFrom = 0;
   auto chunkStart = Clock::now();
-  bool candidateFirst = false;  // whether the next chunk runs the candidate before the current model
+  // Whether the next chunk runs the candidate before the current model: the
+  // candidate first at the start, the model warmed up last.
+  bool candidateFirst = p.candidate != nullptr;
   auto cutPiece = [&]() {
     if (chunk.size() > (pieceEnds.empty() ? 0 : pieceEnds.back())) pieceEnds.push_back(chunk.size());
     pieceBytes = 0;
@@ -477,7 +480,11 @@ Expected<Evaluated> evaluateRange(const Prepared& p, PositionRange range,
       }
     }
     cutPiece();  // a batch ends a piece
-    if (ev.secondsPerImage == 0 || chunkBytes >= kChunkPixelBytes) flush();
+    // Run the chunk at its size, or once its predicted time is a twentieth
+    // of the budget: the pace is measured again every few minutes at most.
+    if (ev.secondsPerImage == 0 || chunkBytes >= kChunkPixelBytes ||
+        ev.secondsPerImage * static_cast<double>(chunk.size()) >= p.budgetS / 20)
+      flush();
   }
   flush();
   for (const Run* r : {&ev.cur, &ev.cand})

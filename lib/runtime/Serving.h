@@ -43,7 +43,7 @@ std::string servingNote(const Model& base);
 /// Whether servingModel(base) is another graph than the archive's.
 bool servingTransformed(const Model& base);
 
-/// The most warm-up calls planServing runs before an evaluation (fewer when
+/// The most full-size calls warmUp runs before an evaluation (fewer when
 /// the calls settle sooner or 1 s has gone).
 constexpr int kWarmupMaxCalls = 30;
 /// The fewest it runs (unless 1 s has gone): a small model's calls still

@@ -21,8 +21,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pl="$bin/profile-latency"
 # Run lengths of the sweep's confirmation and of the gate ([latency]).
-search_s=$(sed -n 's/^search_duration_s *= *//p' "$config" | head -1)
-gate_s=$(sed -n 's/^duration_s *= *//p' "$config" | head -1)
+search_s=$(sed -n 's/^search_duration_s *= *\([0-9.]*\).*/\1/p' "$config" | head -1)
+gate_s=$(sed -n 's/^duration_s *= *\([0-9.]*\).*/\1/p' "$config" | head -1)
 search_s=${search_s:-1.0}
 gate_s=${gate_s:-4.0}
 
@@ -61,17 +61,22 @@ while [ "$i" -le "$sweeps" ]; do
     w=$(jq -c --arg r "$role" '.results.sweep.subjects[$r] // empty | select(.confirmation.confirmed == true) |
           .confirmation as $c | (.variants[] | select(.name == $c.variant)) as $v |
           {rps: $c.confirmed_rps, intra: $v.intra_op_threads, workers: $v.workers, batch: $v.max_batch,
-           transform: ($v.transform // "none"), name: $v.name}' "$tmp/sweep-$i.json")
+           inter: ($v.inter_op_threads // 0), transform: ($v.transform // "none"), name: $v.name}' "$tmp/sweep-$i.json")
     [ -n "$w" ] || continue
     set -- --intra-op-threads "$(echo "$w" | jq -r .intra)" --workers "$(echo "$w" | jq -r .workers)" \
       --max-batch "$(echo "$w" | jq -r .batch)" --offered-rps "$(echo "$w" | jq -r .rps)"
     t=$(echo "$w" | jq -r .transform)
     [ "$t" = none ] || set -- "$@" --transform "$t"
-    # Runs as long as the confirmation's (search_duration_s), then as long as
-    # the gate's (duration_s): a rate sustained for one is not always for the other.
+    n=$(echo "$w" | jq -r .inter)
+    [ "$n" = 0 ] || set -- "$@" --inter-op-threads "$n"
+    # Runs as long as the confirmation's (search_duration_s; at least
+    # min_samples requests, where the confirmation's have search_min_samples),
+    # then as long as the gate's (duration_s): a rate sustained for one is not
+    # always for the other.
     for d in "$search_s" "$gate_s"; do
     met=0
     for k in 1 2 3; do
+      rm -f "$tmp/rerun.json"
       "$pl" --config "$config" --no-sweep --no-search --no-profile -q "$@" --duration "$d" --out "$tmp/rerun.json" || true
       ok=$(jq -r --arg r "$role" '[.checks[] | select(.subject == $r and (.id == "latency.p95" or .id == "latency.error_rate")) |
              .status == "pass"] | length == 2 and all' "$tmp/rerun.json" 2>/dev/null || echo false)

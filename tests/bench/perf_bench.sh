@@ -13,7 +13,7 @@
 # The sweep (winner vs default, with CIs) and the load generator's overhead
 # are tests/bench/latency_bench.sh's. Timings on a shared machine are noisy:
 # compare ratios within one run.
-# usage: CVGATE_BIN_DIR=build/bin [ROUNDS=5] tests/bench/perf_bench.sh [CONFIG]
+# usage: CVGATE_BIN_DIR=build/bin [ROUNDS=11] tests/bench/perf_bench.sh [CONFIG]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${CVGATE_BIN_DIR:-$here/build/bin}
