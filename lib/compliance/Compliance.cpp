@@ -385,8 +385,8 @@ struct Evaluated {
 /// alternately batch by batch, the two models evicted each other's weights
 /// from the cache: V1's calls took 0.2-0.3 ms after a V2 call against 0.13
 /// ms in a row), in turns: the model that ends one chunk begins the next (a
-/// model's first call after the other's took V2 10-30 ms against 4). The first batch is a chunk of its own, the probe of the
-/// pace; the time budget (counted from `t0`) is checked before each batch is
+/// model's first call after the other's took V2 10-30 ms against 4). The
+/// first batch is a chunk of its own, the probe of the pace; the time budget (counted from `t0`) is checked before each batch is
 /// decoded, which must fit, with the batches decoded but not yet run, in
 /// what is left at the slowest pace measured so far.
 Expected<Evaluated> evaluateRange(const Prepared& p, PositionRange range,

@@ -27,7 +27,9 @@ double timePasses(const Model& m, const std::vector<const Image*>& images, int b
   return best;
 }
 
-ServingPlan chooseGraph(const Model& base, const std::vector<const Image*>& calibration, int batch,
+}  // namespace
+
+ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch,
                         const std::string& layout) {
   ServingPlan p;
   p.batch = std::max(1, batch);
@@ -84,13 +86,6 @@ ServingPlan chooseGraph(const Model& base, const std::vector<const Image*>& cali
   return p;
 }
 
-}  // namespace
-
-ServingPlan planServing(const Model& base, const std::vector<const Image*>& calibration, int batch,
-                        const std::string& layout) {
-  return chooseGraph(base, calibration, batch, layout);
-}
-
 /// Run the plan's graph on batches of the evaluation's size (the images over
 /// again; no larger than the evaluation) until it has settled:
 /// TorchScript's executor profiles and re-optimises a graph for each new
@@ -100,10 +95,10 @@ ServingPlan planServing(const Model& base, const std::vector<const Image*>& cali
 /// warming; a stray call of 3 ms among them). Settled: at least 8 calls, the
 /// last three none of them 10 % faster than the fastest before it (a rule
 /// "from the third call, within 1.5x of the fastest" stopped with the
-/// fastest still at 0.5-3 ms); at most 30 calls, and no
-/// call begun after 1 s of warm-up but the first at the full size (a ResNet-class model at batch 256 takes
-/// seconds a call, and compiling is a small part of that). Only timed, never
-/// scored.
+/// fastest still at 0.5-3 ms); at most 30 calls, and no call begun after
+/// 1 s of warm-up but the first at the full size (a ResNet-class model at
+/// batch 256 takes seconds a call, and compiling is a small part of that).
+/// Only timed, never scored.
 void warmUp(ServingPlan& p, const std::vector<const Image*>& images, std::size_t evaluationImages) {
   if (images.empty() || evaluationImages == 0) return;
   const std::size_t size = std::min(static_cast<std::size_t>(p.batch), evaluationImages);

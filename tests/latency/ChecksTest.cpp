@@ -49,6 +49,15 @@ double upperTail(std::size_t n, double p, std::size_t u) {
   return s;
 }
 
+/// A synthetic system's run at `rate`: below 1000/s it meets the objectives,
+/// at or above it misses them because it cannot keep up (saturated).
+RunResult kneeAt1000(double rate) {
+  auto r = runWith(std::vector<double>(600, rate < 1000 ? 5.0 : 900.0));
+  r.settings.offeredRps = rate;
+  r.saturated = rate >= 1000;
+  return r;
+}
+
 }  // namespace
 
 TEST(Checks, P95UpperBoundIsTheExactBinomialRank) {
@@ -124,10 +133,7 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   int calls = 0;
   auto run = [&](double rate, std::size_t) -> Expected<RunResult> {
     ++calls;
-    auto r = runWith(std::vector<double>(600, rate < 1000 ? 5.0 : 900.0));
-    r.settings.offeredRps = rate;
-    r.saturated = rate >= 1000;  // it misses because it cannot keep up
-    return r;
+    return kneeAt1000(rate);
   };
   Objectives o;
   o.minThroughputRps = 100;
@@ -176,10 +182,7 @@ TEST(Checks, AChallengeThatFailsEndsTheSearchAtOnce) {
   std::vector<double> rates;
   auto run = [&](double rate, std::size_t) -> Expected<RunResult> {
     rates.push_back(rate);
-    auto r = runWith(std::vector<double>(600, rate < 1000 ? 5.0 : 900.0));
-    r.settings.offeredRps = rate;
-    r.saturated = rate >= 1000;
-    return r;
+    return kneeAt1000(rate);
   };
   Objectives o;
   o.minThroughputRps = 100;
