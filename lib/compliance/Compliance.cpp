@@ -337,7 +337,7 @@ Expected<std::unique_ptr<Prepared>> prepare(const ToolContext& ctx, Report& repo
                     "' has no slices: expected a list with a slice column ([dataset] format = \"list\")");
   p->order = evaluationOrder(p->keys, cc.seed);
   p->planned = cc.maxSamples > 0 ? std::min(p->n, static_cast<std::size_t>(cc.maxSamples)) : p->n;
-  p->budgetS = cc.timeBudgetS > 0 ? cc.timeBudgetS : 0.8 * cfg.heartbeat.evalComplianceTimeoutS;
+  p->budgetS = toolBudgetS(cc.timeBudgetS, cfg.heartbeat.evalComplianceTimeoutS);
   p->batch = std::max(cfg.runtime.batchSize, cc.batchSize);
 
   // The models run as they are served (frozen + optimize_for_inference, in
@@ -858,7 +858,7 @@ Status runMerge(const ToolContext& ctx, const ComplianceOptions& opts, Report& r
   in.labels.assign(in.n, 0);
   in.planned = h0.planned;
   in.batch = static_cast<int>(h0.batch);
-  in.budgetS = cfg.compliance.timeBudgetS > 0 ? cfg.compliance.timeBudgetS : 0.8 * cfg.heartbeat.evalComplianceTimeoutS;
+  in.budgetS = toolBudgetS(cfg.compliance.timeBudgetS, cfg.heartbeat.evalComplianceTimeoutS);
   in.machine = h0.machine;
   in.roof = Roofline{h0.machine.value("gemm_gflops_per_core", 0.0), h0.cores};
   auto subject = [&](const OutcomeSubject& o) {

@@ -163,6 +163,14 @@ struct HeartbeatConfig {
   int lockStaleS = 7200;           ///< a lock older than this from a dead process is broken
 };
 
+/// A tool's time budget: its configured time_budget_s, or (0) this share of
+/// its heartbeat step's timeout, leaving the rest for loading, writing the
+/// report and a slow moment of the machine.
+constexpr double kBudgetShareOfStepTimeout = 0.8;
+inline double toolBudgetS(double configuredS, int stepTimeoutS) {
+  return configuredS > 0 ? configuredS : kBudgetShareOfStepTimeout * stepTimeoutS;
+}
+
 /// Where a cycle's steps run (README "On a cluster (Slurm)").
 struct EngineConfig {
   std::string kind = "local";      ///< "local": the heartbeat runs the tools; "slurm": it submits them as jobs

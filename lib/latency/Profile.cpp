@@ -483,7 +483,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   // the subjects, and say where they stopped.
   const auto tStart = SteadyClock::now();
   const double budgetS =
-      p.cfg.timeBudgetS > 0 ? p.cfg.timeBudgetS : 0.8 * ctx.config.heartbeat.profileLatencyTimeoutS;
+      toolBudgetS(p.cfg.timeBudgetS, ctx.config.heartbeat.profileLatencyTimeoutS);
 
   Report rep = startReport(ctx, "cvgate.latency");
   json& res = rep.results;
@@ -1081,7 +1081,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   res["time_budget"] = {
       {"budget_s", budgetS},
       {"from", p.cfg.timeBudgetS > 0 ? "[latency] time_budget_s"
-                                     : "80 % of [heartbeat] profile_latency_timeout_s (" +
+                                     : fmtNum(kBudgetShareOfStepTimeout * 100, 0) +
+                                           " % of [heartbeat] profile_latency_timeout_s (" +
                                            fmtNum(ctx.config.heartbeat.profileLatencyTimeoutS, 0) + " s)"},
       {"used_s", usedS},
       {"gate_and_search_s", gateS},

@@ -565,8 +565,7 @@ Expected<Report> runDrill(const ToolContext& ctx, const DrillOptions& opts) {
   // fit the time budget; at least one always runs. Fewer drills give a wider
   // bound on the RTO p95, which the check says (inconclusive, with how many
   // more would settle it), never a guess.
-  const double budgetS = cfg.rollback.timeBudgetS > 0 ? cfg.rollback.timeBudgetS
-                                                      : 0.8 * cfg.heartbeat.simulateRollbackTimeoutS;
+  const double budgetS = toolBudgetS(cfg.rollback.timeBudgetS, cfg.heartbeat.simulateRollbackTimeoutS);
   const auto tDrills = Clock::now();
   double slowestDrillS = 0;
   bool stoppedByTime = false;

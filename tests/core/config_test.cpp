@@ -17,6 +17,17 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->sha256.size(), 64u);
 }
 
+// A tool's budget is its own time_budget_s, else 80 % of its heartbeat
+// step's timeout (the rest for loading, writing and a slow moment).
+TEST(Config, AToolsBudgetIsItsOwnOrMostOfItsStepTimeout) {
+  auto c = parseConfig("[heartbeat]\nprofile_latency_timeout_s = 500\n[rollback]\ntime_budget_s = 30\n",
+                       "/etc/cvgate/c.toml");
+  ASSERT_TRUE(c.ok()) << c.error().message();
+  EXPECT_DOUBLE_EQ(toolBudgetS(c->latency.timeBudgetS, c->heartbeat.profileLatencyTimeoutS), 400.0);
+  EXPECT_DOUBLE_EQ(toolBudgetS(c->rollback.timeBudgetS, c->heartbeat.simulateRollbackTimeoutS), 30.0);
+  EXPECT_DOUBLE_EQ(toolBudgetS(c->compliance.timeBudgetS, c->heartbeat.evalComplianceTimeoutS), 240.0);
+}
+
 TEST(Config, RelativePathsResolveAgainstTheFile) {
   auto c = parseConfig("[models]\ncurrent = \"../models/a.pt\"\ncandidate = \"/abs/b.pt\"\n",
                        "/srv/x/configs/c.toml");
