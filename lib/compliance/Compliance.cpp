@@ -359,7 +359,7 @@ Expected<std::unique_ptr<Prepared>> prepare(const ToolContext& ctx, Report& repo
       paritySet = "first " + std::to_string(k) + " (the golden set does not fit the data set)";
     }
   }
-  p->gemm = gemmBench(256, 0.5);
+  p->gemm = gemmBench(kRooflineGemmN, kRooflineGemmSeconds);
   p->roof = Roofline{p->gemm.gflops, coresUsed(1, cfg.runtime.intraOpThreads)};
   p->curServed = serveSubject(*p->current, paritySamples, paritySet, p->batch, cc.threshold, layout, p->planned);
   if (p->candidate)

@@ -420,7 +420,8 @@ json gemmBenchJson(int n, double seconds) {
   auto g = gemmBench(n, seconds);
   return {{"gemm_n", g.n},          {"threads", 1},       {"iterations", g.iterations},
           {"seconds", g.seconds},   {"windows", g.windows}, {"gflops_single_core", g.gflops},
-          {"gflops_median", g.gflopsMedian}, {"gflops_min", g.gflopsMin}, {"torch_version", torchVersion()}};
+          {"gflops_median", g.gflopsMedian}, {"gflops_min", g.gflopsMin}, {"engine", g.engine},
+          {"engines", toJson(g)["engines"]}, {"torch_version", torchVersion()}};
 }
 
 Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o) {
@@ -551,6 +552,17 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       subjects.emplace_back("candidate", cand);
     }
   }
+  // FLOPs per image, counted on each archive: a variant (--transform) does
+  // the same multiply-accumulates (int8 ones in int8), and a frozen,
+  // optimised graph's prepacked operators are not in the counter's list.
+  std::map<std::string, json> flopsOf;
+  std::map<std::string, double> flopsPerImage;
+  for (const auto& [role, model] : subjects) {
+    auto f = countFlops(*model);
+    flopsOf[role] = f.ok() ? toJson(*f) : json{{"error", f.error().message()}};
+    flopsOf[role]["counted_on"] = "archive";
+    flopsPerImage[role] = f.ok() ? f->perImage : 0.0;
+  }
   // --transform: each subject measured as that variant of itself (what the
   // sweep would try), said in the report; never published (the feed's
   // figures are the archive's).
@@ -580,7 +592,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   }
   // The roofline: this machine's single-core float32 GEMM rate, measured
   // before any latency run (not during one).
-  const GemmResult gemm = gemmBench(256, 0.5);
+  const GemmResult gemm = gemmBench(kRooflineGemmN, kRooflineGemmSeconds);
   const Roofline roof{gemm.gflops, coresUsed(p.cfg.workers, p.threads.intraOp)};
   res["machine"]["gemm_gflops_per_core"] = gemm.gflops;
   res["machine"]["gemm"] = toJson(gemm);
@@ -647,10 +659,9 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
     sj["memory"] = memoryJson(rss);
     // FLOPs per image and the rate against the roofline: the highest rate
     // that met the objectives when the search ran, else the gate run's.
-    auto flops = countFlops(*model);
     const double rate = m.tput.bestAchievedRps > 0 ? m.tput.bestAchievedRps : m.primary.achievedRps;
-    sj["flops"] = flops.ok() ? toJson(*flops) : json{{"error", flops.error().message()}};
-    sj["roofline"] = rooflineJson(roof, flops.ok() ? flops->perImage : 0.0, rate);
+    sj["flops"] = flopsOf[role];
+    sj["roofline"] = rooflineJson(roof, flopsPerImage[role], rate);
     sj["roofline"]["rate_from"] = m.tput.bestAchievedRps > 0 ? "throughput search: best run meeting the objectives"
                                                              : "gate run (achieved rate)";
     subjectsJson[role] = sj;

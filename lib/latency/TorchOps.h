@@ -76,5 +76,7 @@ Expected<OperatorProfile> profileOperators(const Model& model, const std::vector
 /// (runtime/Roofline.h).
 using cvgate::GemmResult;
 using cvgate::gemmBench;
+using cvgate::kRooflineGemmN;
+using cvgate::kRooflineGemmSeconds;
 
 }  // namespace cvgate::latency

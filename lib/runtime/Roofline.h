@@ -37,23 +37,50 @@ struct FlopCount {
 Expected<FlopCount> countFlops(const Model& model);
 nlohmann::json toJson(const FlopCount& f);
 
-/// Single-thread float32 GEMM (at::mm, n x n) rate over ~seconds, measured
-/// in `windows` equal windows. The roofline is the best window: whatever
-/// else runs on the machine can only make a window slower, so one long
-/// average moves with the machine's load (17 % between two bench runs on
-/// one machine) and the best of several short ones much less; the median
-/// and the slowest say how disturbed the measurement was.
-struct GemmResult {
-  int n = 0;
-  double gflops = 0;                       ///< GFLOP/s of one core: the best window
-  double gflopsMedian = 0;                 ///< the median window
-  double gflopsMin = 0;                    ///< the slowest window
-  int windows = 0;
+/// Single-thread float32 GEMM (n x n) rate over ~seconds, measured on each
+/// GEMM engine this libtorch has, in `windows` equal windows per engine,
+/// the engines' windows taking turns: "blas" (at::mm, the BLAS libtorch was
+/// built against) and, when libtorch has oneDNN, "onednn" (its inner
+/// product, at::mkldnn_linear: the kernels the serving graph's convolutions
+/// run on). The roofline is the best window of the fastest engine: a BLAS
+/// without kernels for this CPU (OpenBLAS 0.3.21 runs AVX2 code on an
+/// AVX-512 core, half its peak) would otherwise set a ceiling that the
+/// model's own convolutions pass. Whatever else runs on the machine can only
+/// make a window slower, so one long average moves with the machine's load
+/// (17 % between two bench runs on one machine) and the best of several
+/// short ones much less; the median and the slowest say how disturbed the
+/// measurement was.
+struct GemmEngine {
+  std::string name;                        ///< "blas" or "onednn"
+  double gflops = 0;                       ///< the best window
+  double gflopsMedian = 0;
+  double gflopsMin = 0;
   std::int64_t iterations = 0;
   double seconds = 0;
 };
+struct GemmResult {
+  int n = 0;
+  std::string engine;                      ///< the engine whose best window is the roofline
+  double gflops = 0;                       ///< GFLOP/s of one core: that engine's best window
+  double gflopsMedian = 0;                 ///< its median window
+  double gflopsMin = 0;                    ///< its slowest window
+  int windows = 0;                         ///< windows per engine
+  std::int64_t iterations = 0;             ///< over all engines
+  double seconds = 0;                      ///< over all engines
+  std::vector<GemmEngine> engines;         ///< each engine measured, "blas" first
+};
 GemmResult gemmBench(int n, double seconds, int windows = 5);
-/// {n, seconds, iterations, windows, gflops_best, gflops_median, gflops_min}.
+/// The GEMM the reports' rooflines are measured with (profile-latency,
+/// eval-compliance): 512 x 512 (oneDNN's single-core rate at 256 is up to
+/// 15 % below its rate at 512 here), 0.5 s over both engines: every
+/// eval-compliance and profile-latency run pays it.
+constexpr int kRooflineGemmN = 512;
+constexpr double kRooflineGemmSeconds = 0.5;
+/// Whether this libtorch has oneDNN (then gemmBench measures it too).
+bool hasOneDnn();
+/// {n, seconds, iterations, windows, engine, gflops_best, gflops_median,
+///  gflops_min, engines: {name: {gflops_best, gflops_median, gflops_min,
+///  iterations, seconds}}}.
 nlohmann::json toJson(const GemmResult& g);
 
 /// The roofline of `cores` cores at `gflopsPerCore`, and a rate against it.

@@ -32,7 +32,7 @@ echo "latency bench: $pl, config $config, $sweeps sweeps" >&2
 jq -r -n --slurpfile g "$tmp/gemm.json" --slurpfile n "$tmp/noop.json" '
   def f(x): if x == null then "n/a" else (x * 100 | round / 100 | tostring) end;
   "== latency bench ==",
-  "roofline: single-core float32 GEMM (at::mm \($g[0].gemm_n)x\($g[0].gemm_n)), best of \($g[0].windows) windows: \(f($g[0].gflops_single_core)) GFLOP/s (median \(f($g[0].gflops_median)), min \(f($g[0].gflops_min)))",
+  "roofline: single-core float32 GEMM \($g[0].gemm_n)x\($g[0].gemm_n), best of \($g[0].windows) windows on the fastest engine (\($g[0].engine)): \(f($g[0].gflops_single_core)) GFLOP/s (median \(f($g[0].gflops_median)), min \(f($g[0].gflops_min))); \($g[0].engines | to_entries | map("\(.key) \(f(.value.gflops_best))") | join(", "))",
   "generator overhead (no-op SUT, server at 5000/s): mean \(f($n[0].results.generator.overhead_mean_ms)) ms, p50 \(f($n[0].results.generator.overhead_p50_ms)) ms, p99 \(f($n[0].results.generator.overhead_p99_ms)) ms per request",
   "throughput at objective (highest offered requests/s whose run met the P95 and error objectives), [capacity bracket]:"'
 i=1

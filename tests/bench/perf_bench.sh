@@ -6,10 +6,14 @@
 #    ms, which a moment of a shared machine moves 2x): the median ratio and
 #    its range;
 #  - a ResNet-18 (scripted now from Debian's python3-torchvision, random
-#    weights): its throughput meeting the objectives vs the fp32 roofline;
+#    weights): its throughput meeting the objectives vs the fp32 roofline,
+#    as the archive and as the serving graph (frozen), and the ceiling
+#    PyTorch's frozen graph reaches with no objective at all
+#    (tests/bench/frozen_resnet.py);
 #  - the serving graph's decisions vs the archive's, FLOPs per image;
 #  - the same ResNet-18 as static int8 (profile-latency --transform
-#    int8-static, calibrated on [calibration]) vs fp32 frozen.
+#    int8-static, calibrated on [calibration]) vs fp32 frozen (and vs the
+#    archive as loaded).
 # The sweep (winner vs default, with CIs) and the load generator's overhead
 # are tests/bench/latency_bench.sh's. Timings on a shared machine are noisy:
 # compare ratios within one run.
@@ -92,46 +96,57 @@ sed -e 's/^min_samples = .*/min_samples = 100/' -e 's/^search_min_samples = .*/s
     -e "s|^current = .*|current = \"$tmp/resnet18.pt\"|" -e '/^candidate = /d' \
     -e "s|^state_dir = .*|state_dir = \"$tmp/state\"|" \
     -e 's/^count = 512$/count = 128/' -e 's/^held_out = .*/held_out = 300/' "$config" >"$tmp/resnet.toml"
-set +e
-"$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile -q --out "$tmp/resnet.json"
-rc=$?
-set -e
-[ "$rc" -le 11 ] || { echo "perf_bench: error: profile-latency exited $rc" >&2; exit 1; }
-# The defaults (2 intra-op threads x 2 workers: 4 threads on 2 cores), then
-# 1 intra-op thread x 2 workers, the sweep's first alternative.
-set +e
-"$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile --no-sweep -q --intra-op-threads 1 --workers 2 \
-  --out "$tmp/resnet-1x2.json"
-rc=$?
-set -e
-[ "$rc" -le 11 ] || { echo "perf_bench: error: profile-latency --intra-op-threads 1 exited $rc" >&2; exit 1; }
-for run in resnet:"defaults (2 intra-op threads x 2 workers, batch 8)" resnet-1x2:"1 intra-op thread x 2 workers, batch 8"; do
+profile() {  # NAME ARGS...: one profile-latency run of the ResNet-18, report in $tmp/NAME.json
+  local name=$1 rc
+  shift
+  set +e
+  "$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile --no-sweep -q "$@" --out "$tmp/$name.json"
+  rc=$?
+  set -e
+  [ "$rc" -le 11 ] || { echo "perf_bench: error: profile-latency $* exited $rc" >&2; exit 1; }
+}
+# The archive as loaded (what the gate measures until a sweep's patch says
+# otherwise), then the serving graph (--transform frozen: freeze +
+# optimize_for_inference, the sweep's frozen variant and eval-compliance's
+# graph) on the defaults (2 intra-op threads x 2 workers: 4 threads on 2
+# cores) and on 1 intra-op thread x 2 workers, the sweep's first alternative.
+profile resnet
+profile resnet-frozen --transform frozen
+profile resnet-frozen-1x2 --transform frozen --intra-op-threads 1 --workers 2
+# The ceiling: the frozen graph called back to back on one batch of 8 on 2
+# threads, no arrivals, queue or latency objective.
+ceiling=$(/usr/bin/python3 "$here/tests/bench/frozen_resnet.py" "$tmp/resnet18.pt" 8 2 10)
+for run in resnet:"archive as loaded, defaults (2 intra-op threads x 2 workers, batch 8)" \
+           resnet-frozen:"serving graph (frozen), defaults" \
+           resnet-frozen-1x2:"serving graph (frozen), 1 intra-op thread x 2 workers, batch 8"; do
   jq -r --arg pf "$flops" --arg how "${run#*:}" '
     def f(x; n): if x == null then "n/a" else (x * pow(10; n) | round / pow(10; n) | tostring) end;
     .results.subjects.current as $s | (.checks[] | select(.id == "latency.throughput" and .subject == "current")) as $c |
+    .results.machine.gemm as $g |
     "  \($how):",
     "    FLOPs/image: cvgate \(f($s.flops.flops_per_image / 1e9; 3)) G, PyTorch dispatch count \(f(($pf | tonumber) / 1e9; 3)) G",
     "    latency.throughput \($c.status): \(f($c.value; 1))/s offered met the objectives (objective \(f($c.threshold; 0))/s; capacity bracket \($c.detail.capacity_bracket_rps // [] | map(f(.; 1)) | join(" .. ")))",
-    "    \(f($s.roofline.images_per_s; 1)) images/s completed vs roofline \(f($s.roofline.roofline_images_per_s; 1)) images/s (\(f($s.roofline.roofline_gflops; 1)) GFLOP/s, \($s.roofline.cores) cores): \(f($s.roofline.roofline_fraction * 100; 1)) % of the roofline"
+    "    \(f($s.roofline.images_per_s; 1)) images/s completed vs roofline \(f($s.roofline.roofline_images_per_s; 1)) images/s (\(f($s.roofline.roofline_gflops; 1)) GFLOP/s: \($s.roofline.cores) cores x \($g.engine) \(f($g.gflops_best; 1)); blas \(f($g.engines.blas.gflops_best; 1))): \(f($s.roofline.roofline_fraction * 100; 1)) % of the roofline"
   ' "$tmp/${run%%:*}.json"
 done
+jq -r -n --argjson c "$ceiling" --slurpfile a "$tmp/resnet-frozen.json" --slurpfile b "$tmp/resnet-frozen-1x2.json" '
+  def f(x; n): if x == null then "n/a" else (x * pow(10; n) | round / pow(10; n) | tostring) end;
+  ($a[0].results.subjects.current.roofline) as $ra | ($b[0].results.subjects.current.roofline) as $rb |
+  ([$ra.images_per_s, $rb.images_per_s] | max) as $best |
+  "  the ceiling: PyTorch frozen, batch 8 back to back on 2 threads (no arrivals, no queue, no objective): \(f($c.images_per_s; 1)) images/s, \(f($c.images_per_s / $ra.roofline_images_per_s * 100; 1)) % of the defaults run'"'"'s roofline; cvgate'"'"'s serving graph at its better setting meets the objectives at \(f($best / $c.images_per_s * 100; 1)) % of it"'
 
-echo "== ResNet-18 static int8 (quantize_jit's passes from C++, calibrated on [calibration]) vs fp32 frozen, throughput meeting the objectives (target >= 1.6x)"
-set +e
-"$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile --no-sweep -q --transform int8-static \
-  --out "$tmp/resnet-int8.json"
-rc=$?
-set -e
-[ "$rc" -le 11 ] || { echo "perf_bench: error: profile-latency --transform int8-static exited $rc" >&2; exit 1; }
-jq -r -n --slurpfile a "$tmp/resnet.json" --slurpfile b "$tmp/resnet-int8.json" '
+echo "== ResNet-18 static int8 (quantize_jit's passes from C++, calibrated on [calibration]) vs fp32, throughput meeting the objectives (target >= 1.6x)"
+profile resnet-int8 --transform int8-static
+jq -r -n --slurpfile a "$tmp/resnet-frozen.json" --slurpfile r "$tmp/resnet.json" --slurpfile b "$tmp/resnet-int8.json" '
   def f(x; n): if x == null then "n/a" else (x * pow(10; n) | round / pow(10; n) | tostring) end;
   def tput(r): (r.checks[] | select(.id == "latency.throughput" and .subject == "current") | .value);
   def done(r): r.results.subjects.current.roofline.images_per_s;
-  $a[0] as $fp | $b[0] as $q | $q.results.transform.subjects.current as $t |
+  def x(a; b): if (b // 0) > 0 then "x" + f(a / b; 2) else "n/a" end;
+  $a[0] as $fp | $r[0] as $arch | $b[0] as $q | $q.results.transform.subjects.current as $t |
   "  \($t.note)",
   "  held out: top-1 agreement with fp32 \(f($t.held_out.top1_agreement; 3)) on \($t.held_out.samples) held-out samples (random weights: a weak test of fidelity; VariantsTest checks the reference models against quantize_jit)",
-  "  throughput meeting the objectives: fp32 \(f(tput($fp); 1))/s, int8 \(f(tput($q); 1))/s: x\(if tput($fp) > 0 then f(tput($q) / tput($fp); 2) else "n/a" end)",
-  "  images/s completed at those rates: fp32 \(f(done($fp); 1)), int8 \(f(done($q); 1)): x\(if (done($fp) // 0) > 0 then f(done($q) / done($fp); 2) else "n/a" end)"'
+  "  throughput meeting the objectives: int8 \(f(tput($q); 1))/s vs fp32 frozen \(f(tput($fp); 1))/s: \(x(tput($q); tput($fp))) (vs the fp32 archive as loaded, \(f(tput($arch); 1))/s: \(x(tput($q); tput($arch))))",
+  "  images/s completed at those rates: int8 \(f(done($q); 1)) vs fp32 frozen \(f(done($fp); 1)): \(x(done($q); done($fp)))"'
 
 echo "== heartbeat cycle with ResNet-18s (production and candidate: random weights, 4 classes; the 33 test photographs; defaults otherwise, as README \"Gate your own model\")"
 # The reference models' cycle is tests/bench/run.sh's (target < 180 s); a

@@ -120,3 +120,36 @@ TEST(Roofline, TheGemmRateIsTheBestOfItsWindows) {
   EXPECT_EQ(j["gflops_median"], g.gflopsMedian);
   EXPECT_EQ(j["gflops_min"], g.gflopsMin);
 }
+
+// The roofline is the fastest GEMM engine this libtorch has, not the BLAS
+// alone: every engine is measured in its own windows, and the report's
+// figures are those of the engine with the best window.
+TEST(Roofline, TheGemmRateIsTheFastestEngines) {
+  const GemmResult g = gemmBench(64, 0.2, 3);
+  ASSERT_FALSE(g.engines.empty());
+  EXPECT_EQ(g.engines.front().name, "blas");
+  EXPECT_EQ(g.engines.size(), hasOneDnn() ? 2u : 1u);
+  if (g.engines.size() == 2) {
+    EXPECT_EQ(g.engines[1].name, "onednn");
+  }
+  double best = 0;
+  std::int64_t iterations = 0;
+  for (const auto& e : g.engines) {
+    EXPECT_GE(e.iterations, 3) << e.name;  // at least one call a window
+    EXPECT_GT(e.gflopsMin, 0.0) << e.name;
+    EXPECT_LE(e.gflopsMin, e.gflopsMedian) << e.name;
+    EXPECT_LE(e.gflopsMedian, e.gflops) << e.name;
+    best = std::max(best, e.gflops);
+    iterations += e.iterations;
+    if (e.name == g.engine) {
+      EXPECT_EQ(g.gflopsMedian, e.gflopsMedian);
+      EXPECT_EQ(g.gflopsMin, e.gflopsMin);
+    }
+  }
+  EXPECT_EQ(g.gflops, best);
+  EXPECT_EQ(g.iterations, iterations);
+  const auto j = toJson(g);
+  EXPECT_EQ(j["engine"], g.engine);
+  ASSERT_EQ(j["engines"].size(), g.engines.size());
+  for (const auto& e : g.engines) EXPECT_EQ(j["engines"][e.name]["gflops_best"], e.gflops);
+}
