@@ -792,6 +792,7 @@ Status runShard(const ToolContext& ctx, const ComplianceOptions& opts) {
 
   OutcomeHeader h;
   h.toolVersion = kVersion;
+  h.piecePixelBytes = static_cast<std::int64_t>(kChunkPixelBytes);
   h.datasetSha256 = p->ds->sha256();
   h.datasetDescribe = p->ds->describe();
   h.datasetN = p->n;

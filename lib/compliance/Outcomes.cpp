@@ -112,6 +112,7 @@ std::string writeOutcomes(const OutcomeHeader& h, const std::vector<SampleOutcom
                {"calibration_fraction", h.calibrationFraction},
                {"batch", h.batch},
                {"max_samples", h.maxSamples},
+               {"piece_pixel_bytes", h.piecePixelBytes},
                {"planned", h.planned},
                {"shard", {{"k", h.shard.k}, {"n", h.shard.n}}},
                {"range", {{"from", h.range.from}, {"to", h.range.to}}},
@@ -265,6 +266,8 @@ OutcomeHeader readHeader(const json& j) {
   h.batch = integer(j, "batch", w);
   if (h.batch < 1) throw Bad{"header: field 'batch': expected at least 1"};
   h.maxSamples = integer(j, "max_samples", w);
+  h.piecePixelBytes = j.contains("piece_pixel_bytes") ? integer(j, "piece_pixel_bytes", w) : 0;
+  if (h.piecePixelBytes < 0) throw Bad{"header: field 'piece_pixel_bytes': expected at least 0"};
   h.planned = count(j, "planned", w);
   if (h.planned > h.datasetN) throw Bad{"header: planned " + std::to_string(h.planned) + ": expected at most the data set's " + std::to_string(h.datasetN)};
   const json& sh = field(j, "shard", w);
@@ -428,6 +431,10 @@ Status verifyShards(std::vector<OutcomeFile>& files, const MergeExpect& expect) 
     if (h.batch != h0.batch) return differ(f, "batch", std::to_string(h.batch), std::to_string(h0.batch));
     if (h.maxSamples != h0.maxSamples)
       return differ(f, "max_samples", std::to_string(h.maxSamples), std::to_string(h0.maxSamples));
+    if (h.piecePixelBytes != h0.piecePixelBytes) {
+      auto bytes = [](std::int64_t b) { return b > 0 ? std::to_string(b) : std::string("(not recorded)"); };
+      return differ(f, "piece size in bytes of pixels", bytes(h.piecePixelBytes), bytes(h0.piecePixelBytes));
+    }
     if (h.planned != h0.planned) return differ(f, "planned", std::to_string(h.planned), std::to_string(h0.planned));
     // The command line's config and models.
     if (h.configSha256 != expect.configSha256)

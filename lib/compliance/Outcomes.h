@@ -87,6 +87,10 @@ struct OutcomeHeader {
   double calibrationFraction = 0;
   std::int64_t batch = 0;          ///< grid batch size
   std::int64_t maxSamples = 0;
+  /// Bytes of pixels at which a grid batch is cut into model calls (0: not
+  /// recorded, a file from before the field): shards cut at another size
+  /// can answer the same batch differently.
+  std::int64_t piecePixelBytes = 0;
   std::size_t planned = 0;         ///< positions of the evaluation order planned (all shards)
   ShardSpec shard;
   PositionRange range;             ///< this shard's positions

@@ -84,6 +84,21 @@ TEST(EvalComplianceShard, BadShardsAreRefusedWithOneLineNamingTheFile) {
                 "the candidate given to the merge");
   expectRefused(merge("'" + t.file("s") + "'", config(t, "thr", kIdx, extra + "temperature_margin = 0.02\n")),
                 t.file("s/0.outcomes"), "config sha256");
+  // A shard whose batches were cut into model calls at another size (a
+  // build of another piece size: the same batch can be answered otherwise).
+  {
+    const std::string text = slurp(t.file("s/1.outcomes"));
+    const std::string key = "\"piece_pixel_bytes\":";
+    const auto k = text.find(key);
+    ASSERT_NE(k, std::string::npos);
+    const auto end = text.find_first_of(",}", k);
+    writeText(t.file("p/0.outcomes"), slurp(t.file("s/0.outcomes")));
+    writeText(t.file("p/1.outcomes"), text.substr(0, k + key.size()) + "268435456" + text.substr(end));
+    expectRefused(merge("'" + t.file("p") + "'"), t.file("p/1.outcomes"), "piece size in bytes of pixels 268435456");
+    // One from before the field was written.
+    writeText(t.file("p/1.outcomes"), text.substr(0, k) + text.substr(end + 1));
+    expectRefused(merge("'" + t.file("p") + "'"), t.file("p/1.outcomes"), "(not recorded)");
+  }
   // A truncated file.
   const std::string whole = slurp(t.file("s/1.outcomes"));
   writeText(t.file("t/0.outcomes"), slurp(t.file("s/0.outcomes")));
