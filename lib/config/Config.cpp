@@ -314,6 +314,9 @@ Expected<Config> parseConfigText(const std::string& text, const std::string& pat
      .get("search_duration_s", l.searchDurationS).require("search_duration_s", l.searchDurationS > 0, "a positive number of seconds")
      .get("search_steps", l.searchSteps).require("search_steps", l.searchSteps >= 0 && l.searchSteps <= 20, "a count in 0..20")
      .get("bisect_steps", l.bisectSteps).require("bisect_steps", l.bisectSteps >= 0 && l.bisectSteps <= 20, "a count in 0..20")
+     .get("search_resolution", l.searchResolution)
+     .require("search_resolution", l.searchResolution >= 1.01 && l.searchResolution <= 2.0,
+              "a ratio in 1.01..2 (the bisection stops when the capacity bracket's top over its bottom is at most this)")
      .get("search_repeats", l.searchRepeats).require("search_repeats", l.searchRepeats >= 0 && l.searchRepeats <= 5, "a count in 0..5")
      .get("inputs", l.inputs).require("inputs", l.inputs >= 1, "at least 1")
      .get("min_variant_agreement", l.minVariantAgreement).require("min_variant_agreement", l.minVariantAgreement >= 0 && l.minVariantAgreement <= 1, "a fraction in [0, 1]")

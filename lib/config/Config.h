@@ -91,6 +91,7 @@ struct LatencyConfig {
   int searchSteps = 10;            ///< throughput search: at most this many doublings/halvings
   int searchRepeats = 2;           ///< throughput search: repeats of an invalid or inconclusive run
   int bisectSteps = 3;             ///< throughput search: then at most this many bisections
+  double searchResolution = 1.1;   ///< throughput search: bisect until the capacity bracket's ends are at most this ratio apart
   std::int64_t inputs = 256;       ///< decoded images held in memory as request inputs
   double minVariantAgreement = 0.99; ///< sweep: a variant must agree on top-1 this often on the golden set
   int topOperators = 10;           ///< operator profile: how many operators to list

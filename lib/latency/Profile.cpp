@@ -412,8 +412,10 @@ json nodeIdentity() {
 constexpr int kConfirmRuns = 3;
 
 /// How far above the best rate so far a sweep variant must meet the
-/// objectives to displace it: the search's own resolution (its bisection
-/// stops within 10 %), below which two sweeps can rank two variants either way.
+/// objectives to displace it: the search's default resolution (its
+/// bisection stops within 10 %), below which two sweeps can rank two
+/// variants either way (a finer search_resolution does not make this
+/// machine's minutes alike).
 constexpr double kChallengeMargin = 1.1;
 
 json gemmBenchJson(int n, double seconds) {
@@ -471,6 +473,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   p.server.seed = p.cfg.seed;
   p.search.doublingSteps = p.cfg.searchSteps;
   p.search.bisectSteps = p.cfg.bisectSteps;
+  p.search.resolution = p.cfg.searchResolution;
   p.search.durationS = p.cfg.searchDurationS;
   p.search.repeats = p.cfg.searchRepeats;
   p.threads = ThreadSettings{o.intraOpThreads.value_or(ctx.config.runtime.intraOpThreads),

@@ -366,7 +366,7 @@ ThroughputResult searchThroughput(const SearchRunFn& run, double startRps, doubl
     }
   }
   if (lo > 0 && hi > 0) {
-    for (int k = 0; k < s.bisectSteps && hi / lo > 1.1; ++k) {
+    for (int k = 0; k < s.bisectSteps && hi / lo > s.resolution; ++k) {
       const double mid = std::sqrt(lo * hi);
       Outcome oc = measure(mid, nullptr);
       if (oc == Outcome::Error) return t;

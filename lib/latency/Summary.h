@@ -47,6 +47,7 @@ Outcome runMeetsObjectives(const RunResult& r, const Objectives& o);
 struct SearchSettings {
   int doublingSteps = 10;          ///< at most this many doublings (or halvings) from the start rate
   int bisectSteps = 3;             ///< then at most this many geometric bisections
+  double resolution = 1.1;         ///< ... while the bracket's top over its bottom is above this
   double durationS = 1.0;          ///< each search run: max(minSamples, rate * durationS) requests
   int repeats = 2;                 ///< an invalid or inconclusive run is repeated at most this often
   std::size_t maxSampleGrowth = 8; ///< a repeat asks for at most this many times the samples

@@ -175,6 +175,29 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   EXPECT_TRUE(c2.detail["best_run_p95"].contains("ci_ms"));
 }
 
+// The bisection goes on while the bracket is wider than search_resolution
+// (and bisections are left): a finer resolution brackets the knee closer.
+TEST(Checks, TheBisectionStopsAtTheSearchResolution) {
+  for (const double resolution : {1.1, 1.03, 1.01}) {
+    auto run = [&](double rate, std::size_t) -> Expected<RunResult> { return kneeAt1000(rate); };
+    Objectives o;
+    o.minThroughputRps = 100;
+    SearchSettings s;
+    s.doublingSteps = 6;
+    s.bisectSteps = 10;
+    s.resolution = resolution;
+    auto t = searchThroughput(run, 200, o.minThroughputRps, o, s, nullptr, 0.95);
+    const Check c = throughputCheck(t, o, "current");
+    const double lo = c.detail["capacity_bracket_rps"][0].get<double>();
+    const double hi = c.detail["capacity_bracket_rps"][1].get<double>();
+    EXPECT_LT(lo, 1000.0) << resolution;
+    EXPECT_GE(hi, 1000.0) << resolution;
+    EXPECT_LE(hi / lo, resolution * (1 + 1e-9)) << resolution;
+    // ... and stopped there: the step before was wider than the resolution.
+    EXPECT_GT(hi / lo, std::sqrt(resolution) * (1 - 1e-9)) << resolution;
+  }
+}
+
 // A sweep variant challenges the best so far at a rate above it: a run there
 // that does not pass ends its search (one run, nothing lower searched, even
 // for a saturated miss); one that passes is searched on up to its knee.
