@@ -72,8 +72,8 @@ Expected<OperatorProfile> profileOperators(const Model& model, const std::vector
                                            int batch, int iterations, std::size_t topN,
                                            bool chromeTrace);
 
-/// Single-thread float32 GEMM (at::mm, n x n) rate in GFLOP/s over ~seconds
-/// (runtime/Roofline.h).
+/// Single-thread float32 GEMM (n x n, the fastest of at::mm and oneDNN) rate
+/// in GFLOP/s over ~seconds (runtime/Roofline.h).
 using cvgate::GemmResult;
 using cvgate::gemmBench;
 using cvgate::kRooflineGemmN;
