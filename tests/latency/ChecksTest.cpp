@@ -58,6 +58,15 @@ RunResult kneeAt1000(double rate) {
   return r;
 }
 
+/// The searches over kneeAt1000: 6 doublings (or halvings) from the start
+/// rate, then at most `bisections` bisections.
+SearchSettings sixDoublingsThen(int bisections) {
+  SearchSettings s;
+  s.doublingSteps = 6;
+  s.bisectSteps = bisections;
+  return s;
+}
+
 }  // namespace
 
 TEST(Checks, P95UpperBoundIsTheExactBinomialRank) {
@@ -137,9 +146,7 @@ TEST(Checks, ThroughputSearchIsBoundedAndFindsTheKnee) {
   };
   Objectives o;
   o.minThroughputRps = 100;
-  SearchSettings s;
-  s.doublingSteps = 6;
-  s.bisectSteps = 3;
+  const SearchSettings s = sixDoublingsThen(3);
   auto t = searchThroughput(run, 200, o.minThroughputRps, o, s, nullptr, 0.95);
   EXPECT_LE(calls, 1 + 6 + 3);  // decisive outcomes: no repeats
   EXPECT_GE(t.bestRps, 800.0);
@@ -182,9 +189,7 @@ TEST(Checks, TheBisectionStopsAtTheSearchResolution) {
     auto run = [&](double rate, std::size_t) -> Expected<RunResult> { return kneeAt1000(rate); };
     Objectives o;
     o.minThroughputRps = 100;
-    SearchSettings s;
-    s.doublingSteps = 6;
-    s.bisectSteps = 10;
+    SearchSettings s = sixDoublingsThen(10);
     s.resolution = resolution;
     auto t = searchThroughput(run, 200, o.minThroughputRps, o, s, nullptr, 0.95);
     const Check c = throughputCheck(t, o, "current");
@@ -209,9 +214,7 @@ TEST(Checks, AChallengeThatFailsEndsTheSearchAtOnce) {
   };
   Objectives o;
   o.minThroughputRps = 100;
-  SearchSettings s;
-  s.doublingSteps = 6;
-  s.bisectSteps = 3;
+  SearchSettings s = sixDoublingsThen(3);
   s.challenge = true;
   auto lost = searchThroughput(run, 1100, o.minThroughputRps, o, s, nullptr, 0.95);
   EXPECT_EQ(rates, std::vector<double>{1100});
