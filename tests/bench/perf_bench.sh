@@ -39,13 +39,23 @@ trap 'rm -rf "$tmp"' EXIT
 # and its range, which for R rounds covers the median ratio with probability
 # 1 - 2 * 0.5^R (93.8 % for 5), whatever the distribution.
 rounds=${ROUNDS:-11}
+# Runs a cvgate tool; its exit must be a report's (0 pass, 10 fail, 11
+# inconclusive), else the bench stops saying so.
+runForReport() {
+  local rc
+  set +e
+  "$@"
+  rc=$?
+  set -e
+  case $rc in
+    0 | 10 | 11) ;;
+    *) echo "perf_bench: error: $(basename "$1") ${*:2} exited $rc" >&2; exit 1 ;;
+  esac
+}
 echo "== eval-compliance on the serving graph vs a frozen PyTorch script (target >= 1.0x), $rounds interleaved rounds"
 evalCvgate() {
-  set +e
-  "$bin/eval-compliance" --config "$config" --state-dir "$tmp/state" --cycle "bench-$1" -q --out "$tmp/compliance-$1.json"
-  local rc=$?
-  set -e
-  case $rc in 0|10|11) ;; *) echo "perf_bench: error: eval-compliance exited $rc" >&2; exit 1 ;; esac
+  runForReport "$bin/eval-compliance" --config "$config" --state-dir "$tmp/state" --cycle "bench-$1" -q \
+    --out "$tmp/compliance-$1.json"
 }
 evalPyTorch() {
   # The plan (batch, threads, models) is the first run's: in even rounds
@@ -98,16 +108,9 @@ sed -e 's/^min_samples = .*/min_samples = 100/' -e 's/^search_min_samples = .*/s
     -e "s|^state_dir = .*|state_dir = \"$tmp/state\"|" \
     -e 's/^count = 512$/count = 128/' -e 's/^held_out = .*/held_out = 300/' "$config" >"$tmp/resnet.toml"
 profile() {  # NAME ARGS...: one profile-latency run of the ResNet-18, report in $tmp/NAME.json
-  local name=$1 rc
+  local name=$1
   shift
-  set +e
-  "$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile --no-sweep -q "$@" --out "$tmp/$name.json"
-  rc=$?
-  set -e
-  case $rc in
-    0 | 10 | 11) ;;  # pass, fail, inconclusive: a report either way
-    *) echo "perf_bench: error: profile-latency $* exited $rc" >&2; exit 1 ;;
-  esac
+  runForReport "$bin/profile-latency" --config "$tmp/resnet.toml" --no-profile --no-sweep -q "$@" --out "$tmp/$name.json"
 }
 # The archive as loaded (what the gate measures until a sweep's patch says
 # otherwise), then the serving graph (--transform frozen: freeze +
