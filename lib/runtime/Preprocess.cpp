@@ -17,26 +17,12 @@ std::size_t idx(int y, int x, int w, int c) {
          static_cast<std::size_t>(c);
 }
 
-/// Channel c of the source pixel (yy, xx), converted to `toC` channels in float:
-/// rgb -> grey is ITU-R 601 luma, grey -> rgb replicates.
-float sourceValue(const Image& img, int c, int yy, int xx, int toC) {
-  const std::uint8_t* p = &img.pixels[idx(yy, xx, img.width, img.channels)];
-  if (img.channels == toC) return p[c];
+/// Channel c of the source pixel at p (of `fromC` channels), converted to `toC`
+/// channels in float: rgb -> grey is ITU-R 601 luma, grey -> rgb replicates.
+float sourceValue(const std::uint8_t* p, int fromC, int c, int toC) {
+  if (fromC == toC) return p[c];
   if (toC == 1) return 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
   return p[0];
-}
-
-/// Bilinear sample of channel c at (y, x) in source coordinates.
-float sampleBilinear(const Image& img, int c, float y, float x, int toC) {
-  y = std::clamp(y, 0.f, static_cast<float>(img.height - 1));
-  x = std::clamp(x, 0.f, static_cast<float>(img.width - 1));
-  int y0 = static_cast<int>(y), x0 = static_cast<int>(x);
-  int y1 = std::min(y0 + 1, img.height - 1), x1 = std::min(x0 + 1, img.width - 1);
-  float fy = y - static_cast<float>(y0), fx = x - static_cast<float>(x0);
-  auto px = [&](int yy, int xx) { return sourceValue(img, c, yy, xx, toC); };
-  float top = px(y0, x0) * (1 - fx) + px(y0, x1) * fx;
-  float bot = px(y1, x0) * (1 - fx) + px(y1, x1) * fx;
-  return top * (1 - fy) + bot * fy;
 }
 
 /// torch's cubic convolution weights (A = -0.75) for the four taps around t.
@@ -48,24 +34,6 @@ void cubicWeights(float t, float w[4]) {
   w[1] = near(t);
   w[2] = near(1.f - t);
   w[3] = far(2.f - t);
-}
-
-/// Bicubic sample as torch's upsample_bicubic2d (align_corners=False): taps
-/// clamped to the image, rows interpolated first, then the column.
-float sampleBicubic(const Image& img, int c, float y, float x, int toC) {
-  const int y0 = std::min(static_cast<int>(std::floor(y)), img.height - 1);
-  const int x0 = std::min(static_cast<int>(std::floor(x)), img.width - 1);
-  float wy[4], wx[4];
-  cubicWeights(std::clamp(y - static_cast<float>(y0), 0.f, 1.f), wy);
-  cubicWeights(std::clamp(x - static_cast<float>(x0), 0.f, 1.f), wx);
-  float v = 0;
-  for (int i = 0; i < 4; ++i) {
-    const int yy = std::clamp(y0 - 1 + i, 0, img.height - 1);
-    float row = 0;
-    for (int j = 0; j < 4; ++j) row += sourceValue(img, c, yy, std::clamp(x0 - 1 + j, 0, img.width - 1), toC) * wx[j];
-    v += row * wy[i];
-  }
-  return v;
 }
 
 /// torch's nearest source index (mode "nearest"): floor(dst * in / out).
@@ -153,31 +121,141 @@ void copyNormalised(const Manifest& m, const Image& img, int offY, int offX, flo
   });
 }
 
+/// How one output axis (rows or columns) samples the source axis in torch's
+/// interpolate (align_corners=False, antialias=False): for each output
+/// coordinate o (counted after the crop offset), the source indices of its
+/// taps, clamped to the source, and their weights, as torch computes them per
+/// pixel. Nearest: one tap, no weight; bilinear: two, (1 - t, t); bicubic:
+/// four, cubicWeights.
+struct AxisTaps {
+  int taps = 1;
+  std::vector<int> index;     ///< [o * taps + k]
+  std::vector<float> weight;  ///< [o * taps + k]
+};
+
+AxisTaps axisTaps(const std::string& interpolation, int n, int offset, int in, int resized) {
+  AxisTaps a;
+  const auto count = static_cast<std::size_t>(n);
+  if (interpolation == "nearest") {
+    a.index.resize(count);
+    for (int o = 0; o < n; ++o) a.index[static_cast<std::size_t>(o)] = nearestSource(o + offset, in, resized);
+    return a;
+  }
+  const bool bicubic = interpolation == "bicubic";
+  a.taps = bicubic ? 4 : 2;
+  a.index.resize(count * static_cast<std::size_t>(a.taps));
+  a.weight.resize(a.index.size());
+  const float scale = static_cast<float>(in) / static_cast<float>(resized);
+  for (int o = 0; o < n; ++o) {
+    int* idx = &a.index[static_cast<std::size_t>(o * a.taps)];
+    float* w = &a.weight[static_cast<std::size_t>(o * a.taps)];
+    // Align pixel centres (half-pixel), as PIL and torchvision do.
+    const float src = (static_cast<float>(o + offset) + 0.5f) * scale - 0.5f;
+    if (bicubic) {
+      const int i0 = std::min(static_cast<int>(std::floor(src)), in - 1);
+      cubicWeights(std::clamp(src - static_cast<float>(i0), 0.f, 1.f), w);
+      for (int k = 0; k < 4; ++k) idx[k] = std::clamp(i0 - 1 + k, 0, in - 1);
+    } else {
+      const float c = std::clamp(src, 0.f, static_cast<float>(in - 1));
+      idx[0] = static_cast<int>(c);
+      idx[1] = std::min(idx[0] + 1, in - 1);
+      const float t = c - static_cast<float>(idx[0]);
+      w[0] = 1 - t;
+      w[1] = t;
+    }
+  }
+  return a;
+}
+
+/// The horizontal pass of a separable resample: source row `row`, colour
+/// channel sc (converted as sourceValue), sampled at every output column.
+/// Bilinear sums its taps as p0 * w0 + p1 * w1, bicubic from 0 in tap order:
+/// the per-pixel order of torch's kernels, so the same floats.
+void resampleRow(const Image& img, int sc, int toC, int row, const AxisTaps& cols, float* dst) {
+  const int W = static_cast<int>(cols.index.size()) / cols.taps;
+  const std::uint8_t* src = &img.pixels[idx(row, 0, img.width, img.channels)];
+  auto px = [&](int x) {
+    return sourceValue(src + static_cast<std::size_t>(x) * static_cast<std::size_t>(img.channels), img.channels, sc,
+                       toC);
+  };
+  const int* ix = cols.index.data();
+  const float* wx = cols.weight.data();
+  if (cols.taps == 1) {
+    for (int x = 0; x < W; ++x) dst[x] = px(ix[x]);
+  } else if (cols.taps == 2) {
+    for (int x = 0; x < W; ++x) dst[x] = px(ix[2 * x]) * wx[2 * x] + px(ix[2 * x + 1]) * wx[2 * x + 1];
+  } else {
+    for (int x = 0; x < W; ++x) {
+      float v = 0;
+      for (int k = 0; k < 4; ++k) v += px(ix[4 * x + k]) * wx[4 * x + k];
+      dst[x] = v;
+    }
+  }
+}
+
 /// antialias false: cvgate's original resize, point sampling on float pixels at
 /// pixel centres (torch's interpolate, align_corners=False, antialias=False),
-/// the crop offset floor((size - crop) / 2).
+/// the crop offset floor((size - crop) / 2). Separable: each source row the
+/// output needs is resampled across once (per distinct source plane: a grey
+/// image feeds all three planes of an RGB model from one), then the output
+/// rows combine those rows, torch's per-pixel sums in its order (rows first,
+/// then the column), so the same floats as sampling pixel by pixel.
 Status pointSampled(const Manifest& m, const Image& img, float* out) {
   const int C = m.channels(), H = m.height(), W = m.width();
   int rH = 0, rW = 0;
   resizedSize(m, img, rH, rW);
   if (rH < H || rW < W) return badInput("manifest: resize smaller than the input size");
   const int offY = (rH - H) / 2, offX = (rW - W) / 2;
-  const float sy = static_cast<float>(img.height) / static_cast<float>(rH);
-  const float sx = static_cast<float>(img.width) / static_cast<float>(rW);
-  const bool identity = rH == img.height && rW == img.width;
-  if (identity && img.channels == C) {
+  if (rH == img.height && rW == img.width && img.channels == C) {
     copyNormalised(m, img, offY, offX, out);
     return okStatus();
   }
-  const bool nearest = m.interpolation == "nearest", bicubic = m.interpolation == "bicubic";
-  writeNormalised(m, out, [&](int sc, int y, int x) -> float {
-    const int ry = y + offY, rx = x + offX;
-    if (identity && img.channels == C) return img.pixels[idx(ry, rx, img.width, C) + static_cast<std::size_t>(sc)];
-    if (nearest) return sourceValue(img, sc, nearestSource(ry, img.height, rH), nearestSource(rx, img.width, rW), C);
-    // Align pixel centres (half-pixel), as PIL and torchvision do.
-    const float srcY = (static_cast<float>(ry) + 0.5f) * sy - 0.5f;
-    const float srcX = (static_cast<float>(rx) + 0.5f) * sx - 0.5f;
-    return bicubic ? sampleBicubic(img, sc, srcY, srcX, C) : sampleBilinear(img, sc, srcY, srcX, C);
+  const AxisTaps rows = axisTaps(m.interpolation, H, offY, img.height, rH);
+  const AxisTaps cols = axisTaps(m.interpolation, W, offX, img.width, rW);
+  // The source rows the output reads, each resampled once into its slot.
+  std::vector<int> slotOf(static_cast<std::size_t>(img.height), -1);
+  int slots = 0;
+  for (int r : rows.index)
+    if (slotOf[static_cast<std::size_t>(r)] < 0) slotOf[static_cast<std::size_t>(r)] = slots++;
+  thread_local std::vector<float> across;
+  across.resize(static_cast<std::size_t>(slots) * static_cast<std::size_t>(W));
+  int filledFor = -1;  // the source plane `across` holds
+  const std::size_t w = static_cast<std::size_t>(W);
+  forEachPlane(m, out, [&](int sc, float scale, float mean, float invStd, float* plane) {
+    const int key = img.channels == C ? sc : 0;  // a grey image: one source plane for all three
+    if (key != filledFor) {
+      for (int r = 0; r < img.height; ++r)
+        if (slotOf[static_cast<std::size_t>(r)] >= 0)
+          resampleRow(img, sc, C, r, cols, &across[static_cast<std::size_t>(slotOf[static_cast<std::size_t>(r)]) * w]);
+      filledFor = key;
+    }
+    auto at = [&](int y, int k) {
+      return &across[static_cast<std::size_t>(slotOf[static_cast<std::size_t>(
+                         rows.index[static_cast<std::size_t>(y * rows.taps + k)])]) *
+                     w];
+    };
+    for (int y = 0; y < H; ++y) {
+      float* dst = plane + static_cast<std::size_t>(y) * w;
+      const float* wy = rows.taps == 1 ? nullptr : &rows.weight[static_cast<std::size_t>(y * rows.taps)];
+      if (rows.taps == 1) {
+        const float* a = at(y, 0);
+        for (std::size_t x = 0; x < w; ++x) dst[x] = (a[x] * scale - mean) * invStd;
+      } else if (rows.taps == 2) {
+        const float *a = at(y, 0), *b = at(y, 1);
+        const float w0 = wy[0], w1 = wy[1];
+        for (std::size_t x = 0; x < w; ++x) dst[x] = ((a[x] * w0 + b[x] * w1) * scale - mean) * invStd;
+      } else {
+        const float *a = at(y, 0), *b = at(y, 1), *c = at(y, 2), *d = at(y, 3);
+        for (std::size_t x = 0; x < w; ++x) {
+          float v = 0;
+          v += a[x] * wy[0];
+          v += b[x] * wy[1];
+          v += c[x] * wy[2];
+          v += d[x] * wy[3];
+          dst[x] = (v * scale - mean) * invStd;
+        }
+      }
+    }
   });
   return okStatus();
 }

@@ -133,7 +133,8 @@ for run in resnet:"archive as loaded, defaults (2 intra-op threads x 2 workers, 
     "  \($how):",
     "    FLOPs/image: cvgate \(f($s.flops.flops_per_image / 1e9; 3)) G, PyTorch dispatch count \(f(($pf | tonumber) / 1e9; 3)) G",
     "    latency.throughput \($c.status): \(f($c.value; 1))/s offered met the objectives (objective \(f($c.threshold; 0))/s; capacity bracket \($c.detail.capacity_bracket_rps // [] | map(f(.; 1)) | join(" .. ")))",
-    "    \(f($s.roofline.images_per_s; 1)) images/s completed vs roofline \(f($s.roofline.roofline_images_per_s; 1)) images/s (\(f($s.roofline.roofline_gflops; 1)) GFLOP/s: \($s.roofline.cores) cores x \($g.engine) \(f($g.gflops_best; 1)); blas \(f($g.engines.blas.gflops_best; 1))): \(f($s.roofline.roofline_fraction * 100; 1)) % of the roofline"
+    "    \(f($s.roofline.images_per_s; 1)) images/s completed vs roofline \(f($s.roofline.roofline_images_per_s; 1)) images/s (\(f($s.roofline.roofline_gflops; 1)) GFLOP/s: \($s.roofline.cores) cores x \($g.engine) \(f($g.gflops_best; 1)); blas \(f($g.engines.blas.gflops_best; 1))): \(f($s.roofline.roofline_fraction * 100; 1)) % of the roofline",
+    "    per batch in the gate run: preprocess (decoded pixels to the input tensor, on the worker) \(f($s.scenarios.server.stages.preprocess.mean_ms; 2)) ms, forward \(f($s.scenarios.server.stages.forward.mean_ms; 1)) ms: preprocess \(f($s.scenarios.server.stages.preprocess.mean_ms / ($s.scenarios.server.stages.preprocess.mean_ms + $s.scenarios.server.stages.forward.mean_ms) * 100; 2)) % of the two"
   ' "$tmp/${run%%:*}.json"
 done
 jq -r -n --argjson c "$ceiling" --slurpfile a "$tmp/resnet-frozen.json" --slurpfile b "$tmp/resnet-frozen-1x2.json" '
