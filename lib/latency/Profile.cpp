@@ -705,10 +705,19 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                                   "workers, which are swept"}};
     sweepJson["quantized_engines"] = quantizedEngines();
     json subjSweep = json::object();
-    for (auto& subject : subjects) {
-      const std::string role = subject.first;
-      const std::shared_ptr<Model> model = subject.second;
-      spdlog::info("sweep: {} '{}'", role, model->manifest().name);
+    for (std::size_t si = 0; si < subjects.size(); ++si) {
+      const std::string role = subjects[si].first;
+      const std::shared_ptr<Model> model = subjects[si].second;
+      // This subject's share of what is left, as for the searches above: the
+      // subjects after it get theirs (a current whose searches ran long left
+      // the candidate's transforms unmeasured, so two sweeps differed by
+      // which variants their budget reached, not by what they measured).
+      const auto sweepStart = SteadyClock::now();
+      const double shareS = std::max(0.0, std::chrono::duration<double>(budgetEnd - sweepStart).count()) /
+                            static_cast<double>(subjects.size() - si);
+      const auto sweepEnd =
+          sweepStart + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(shareS));
+      spdlog::info("sweep: {} '{}' ({} s of the budget)", role, model->manifest().name, fmtNum(shareS, 1));
       const GoldenRecord ref = recordGolden(*model, golden, ctx.config.runtime.batchSize, GraphKind::Archive);
       std::vector<SweepPoint> points;
       SweepPoint base;
@@ -729,7 +738,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         // the search's resolution of the best (which a rerun may rank either
         // way) does not displace it, and a losing one costs one run.
         const double bar = std::max(best.score, base.score);
-        SearchSettings ss = withDeadline(p.search, p.cfg, budgetEnd);
+        SearchSettings ss = withDeadline(p.search, p.cfg, sweepEnd);
         ss.challenge = bar > 0;
         const double start = ss.challenge ? kChallengeMargin * bar : p.cfg.offeredRps;
         CVGATE_TRY_ASSIGN(vm, measure(vs, p, v.workers, v.maxBatch, std::min(1.0, p.cfg.warmupMaxS), false, start,
@@ -786,7 +795,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           } else {
             CVGATE_TRY(applyThreadSettings({best.v.intra, p.threads.interOp}));
             ModelSut is(best.model ? best.model : model, &sutInputs, role + ":" + best.v.name() + " (rematch)");
-            SearchSettings once = withDeadline(p.search, p.cfg, budgetEnd);
+            SearchSettings once = withDeadline(p.search, p.cfg, sweepEnd);
             once.doublingSteps = 0;
             once.bisectSteps = 0;
             once.challenge = true;
@@ -1022,6 +1031,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       const bool better = confirmedRps > base.score;
       const double bestRps = better ? confirmedRps : base.score;
       json sj = {{"baseline", base.v.name()}, {"baseline_throughput_rps", base.score}, {"variants", pts},
+                 {"budget_s", shareS}, {"used_s", secondsSince(sweepStart)},
                  {"best", better ? best.v.name() : base.v.name()}, {"best_throughput_rps", bestRps},
                  {"speedup", base.score > 0 ? num(bestRps / base.score) : json(nullptr)},
                  {"confirmation", confirmation}};

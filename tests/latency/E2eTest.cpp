@@ -278,7 +278,9 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
     // over the margin; one the incumbent matched there is not the winner.
     if (v.contains("rematch")) {
       EXPECT_NEAR(v["rematch"]["rps"].get<double>() * 1.1, v["throughput_rps"].get<double>(), 1e-6) << v.dump();
-      if (v["rematch"]["incumbent_passed"].get<bool>()) EXPECT_NE(sw["best"], v["name"]) << v.dump();
+      if (v["rematch"]["incumbent_passed"].get<bool>()) {
+        EXPECT_NE(sw["best"], v["name"]) << v.dump();
+      }
     }
     const std::string tr = v.value("transform", "none");
     transforms.insert(tr);
@@ -330,6 +332,38 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
   expectValidReport(t, r.out);
   // decide is the relay's one writer: profile-latency relays nothing itself.
   EXPECT_FALSE(std::filesystem::exists(t.file("var/feeds/innovation_relay")));
+}
+
+// Each subject's sweep gets an equal share of the budget left when it starts,
+// as its throughput search does: the current's sweep cannot spend the
+// candidate's (a current whose searches ran long left the candidate's
+// transforms unmeasured, and two sweeps then differed by which variants their
+// budget reached).
+TEST(ProfileLatencyE2e, EachSubjectsSweepGetsItsShareOfTheBudget) {
+  TempDir t;
+  std::string cfg = setup(t, "linear", "linear", "time_budget_s = 16.0\n");
+  {
+    std::string text = slurp(cfg);
+    text.replace(text.find("search_steps = 1"), 16, "search_steps = 0");
+    std::ofstream(cfg) << text;
+  }
+  ToolRun r = run(t, "--config " + cfg + " --sweep --no-profile");
+  ASSERT_TRUE(r.code == 0 || r.code == 10 || r.code == 11) << r.err;
+  json rep = json::parse(r.out);
+  const json& cur = rep["results"]["sweep"]["subjects"]["current"];
+  const json& cand = rep["results"]["sweep"]["subjects"]["candidate"];
+  for (const json* s : {&cur, &cand}) {
+    ASSERT_TRUE((*s)["budget_s"].is_number()) << s->dump();
+    ASSERT_TRUE((*s)["used_s"].is_number()) << s->dump();
+    EXPECT_GT((*s)["budget_s"].get<double>(), 0.0);
+  }
+  // The current sweeps first, with half of what the searches left; the
+  // candidate then gets all that is left: the current's share and what the
+  // current did not use of it.
+  EXPECT_LE(cur["budget_s"].get<double>(), 16.0 / 2);
+  EXPECT_NEAR(cand["budget_s"].get<double>(), 2 * cur["budget_s"].get<double>() - cur["used_s"].get<double>(), 0.5)
+      << "current " << cur["budget_s"] << " s, used " << cur["used_s"] << " s";
+  expectValidReport(t, r.out);
 }
 
 TEST(ProfileLatencyE2e, SweepMeasuresInterOpThreadsInChildProcessesOnlyForAForkingModel) {
