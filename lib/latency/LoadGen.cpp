@@ -244,8 +244,9 @@ Expected<RunResult> runScenario(SystemUnderTest& sut, const TestSettings& s) {
         t += gap(rng);
         r.scheduledMs = t;
       }
-      const double scale = static_cast<double>(n) * 1000.0 / s.offeredRps / t;
-      for (auto& r : res.requests) r.scheduledMs *= scale;
+      // (t is 0 only if every gap drew 0: then all arrive at the n-th's time.)
+      const double lastMs = static_cast<double>(n) * 1000.0 / s.offeredRps;
+      for (auto& r : res.requests) r.scheduledMs = t > 0 ? r.scheduledMs * (lastMs / t) : lastMs;
     }
     res.generatorCpuS = runPool(sut, s, res.requests, t0, s.scenario == Scenario::Offline);
   }

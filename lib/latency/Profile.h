@@ -21,6 +21,7 @@ struct ProfileOptions {
   std::optional<int> workers;              ///< --workers
   std::optional<int> maxBatch;             ///< --max-batch
   std::optional<double> batchWindowMs;     ///< --batch-window-ms
+  std::optional<double> timeBudgetS;       ///< --time-budget ([latency] time_budget_s)
   std::optional<bool> search;              ///< --search / --no-search
   std::optional<bool> sweep;               ///< --sweep
   std::optional<bool> profileOperators;    ///< --no-profile turns it off

@@ -44,14 +44,17 @@ while [ "$i" -le "$sweeps" ]; do
     . as $r | "  sweep \($i) (\(f(.results.time_budget.used_s)) s of its \(f(.results.time_budget.budget_s)) s budget):",
     ( .results.subjects | to_entries[] | .key as $k | $r.results.sweep.subjects[$k] as $w |
       ([$r.checks[] | select(.id == "latency.throughput" and .subject == $k)] | first) as $c |
-      "    \($k) \(.value.model): default \(f(.value.throughput.best_rps)) [\($c.detail.capacity_bracket_rps // [] | map(f(.)) | join(" .. "))]" +
+      "    \($k) \(.value.model) (sweep share \(f($w.budget_s)) s, used \(f($w.used_s)) s): default \(f(.value.throughput.best_rps)) [\($c.detail.capacity_bracket_rps // [] | map(f(.)) | join(" .. "))]" +
       (if $c.detail.generator != null then ", generator \(pct($c.detail.generator.core_fraction)) of one of \($c.detail.generator.cores) cores (capacity understated by at most \(pct($c.detail.generator.capacity_understated_at_most)))" else "" end) +
       "; best \(f($w.best_throughput_rps)) (\($w.best)), x\(f($w.speedup))" +
       (if $w.confirmation == null then " — no variant beat the default"
        elif $w.confirmation.confirmed then " — \($w.confirmation.variant) confirmed at \(f($w.confirmation.confirmed_rps))/s by \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps and .outcome == "pass")] | length) of \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps)] | length) runs (its search reached \(f($w.confirmation.search_best_rps)))"
        else " — the winner \($w.confirmation.variant) (\(f($w.confirmation.search_best_rps))) did not meet the objectives again: no patch (\($w.confirmation.why))" end),
       ( $w.variants[] | select(.transform != null and .transform != "none") |
-        "        \(.name): \(if .available then "\(f(.throughput_rps))/s, top-1 agreement \(f(.golden.top1_agreement)), max abs diff \(.golden.max_abs_diff)" else "unavailable: \(.unavailable_reason)" end)" ) )
+        "        \(.name): \(if .available == false then "unavailable: \(.unavailable_reason)"
+                          elif .challenge != null and .challenge.ran == false then "not run, the time budget was spent"
+                          elif .challenge != null and .challenge.passed == false then "did not meet the objectives at \(f(.challenge.rps))/s (the challenge)"
+                          else "\(f(.throughput_rps))/s" end)\(if .golden.top1_agreement != null then ", top-1 agreement \(f(.golden.top1_agreement)), max abs diff \(.golden.max_abs_diff)" else "" end)" ) )
   ' "$tmp/sweep-$i.json"
   # The confirmed winner, run again: its settings at its confirmed rate,
   # three gate runs (no search, no sweep), confirmed again when two of the

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   addModelOptions(app, common);
   latency::ProfileOptions o;
   std::string scenario;
-  double rate = 0, duration = 0, window = 0;
+  double rate = 0, duration = 0, window = 0, budget = 0;
   int workers = 0, maxBatch = 0;
   int intraOp = 0, interOp = 0;
   bool search = false, noSearch = false, sweep = false, noSweep = false, noProfile = false, gemm = false;
@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers, "server/offline: worker threads (default: [latency] workers, 2)");
   app.add_option("--max-batch", maxBatch, "server/offline: largest dynamic batch (default: [latency] max_batch, 8)");
   app.add_option("--batch-window-ms", window, "server: wait this long to fill a batch (default: [latency] batch_window_ms, 2)");
+  app.add_option("--time-budget", budget, "seconds this run may take: the searches and the sweep start no run that would not end in time (default: [latency] time_budget_s; 0 there: 80 % of [heartbeat] profile_latency_timeout_s)");
   app.add_flag("--search", search, "search for the highest rate meeting the objectives (default: [latency] search_throughput, on)");
   app.add_flag("--no-search", noSearch, "no throughput search: judge throughput at the offered rate only");
   app.add_flag("--sweep", sweep, "sweep threads, batch size and model transforms; emit the best as a patch");
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
     if (app.count("--workers")) o.workers = workers;
     if (app.count("--max-batch")) o.maxBatch = maxBatch;
     if (app.count("--batch-window-ms")) o.batchWindowMs = window;
+    if (app.count("--time-budget")) o.timeBudgetS = budget;
     if (search && noSearch) return badInput("--search and --no-search: expected at most one");
     if (search) o.search = true;
     if (noSearch) o.search = false;
