@@ -77,6 +77,13 @@ double runNeedS(const LatencyConfig& cfg, double rate, std::size_t samples) {
   return n / rate + cfg.deadlineMs / 1000.0 + 1.0;
 }
 
+/// Seconds a child profile-latency run at `rate` needs: its start (load,
+/// GEMM roofline, warm-up up to warmup_max_s, a second for the rest) and its
+/// first run, a gate run of at least min_samples requests.
+double childNeedS(const LatencyConfig& cfg, double rate) {
+  return 1.0 + kRooflineGemmSeconds + cfg.warmupMaxS + runNeedS(cfg, rate, static_cast<std::size_t>(cfg.minSamples));
+}
+
 /// Seconds from now to `deadline` (negative once passed).
 double secondsLeft(SteadyClock::time_point deadline) {
   return std::chrono::duration<double>(deadline - SteadyClock::now()).count();
@@ -747,12 +754,18 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       // 956c9a9: V2 int8-static at 36,837/s, 3 of 3 runs of 1 s, 0 of 3 of 4 s).
       Plan confirmPlan = p;
       confirmPlan.cfg.searchDurationS = confirmPlan.search.durationS = p.cfg.durationS;
+      confirmPlan.cfg.searchMinSamples = p.cfg.minSamples;
+      // Whether the model forks: then inter-op threads are swept (stage 4)
+      // and a winner with its own may be confirmed in child processes.
+      const int forks = forkCount(*model);
       // The variants stop early enough for the confirmation (kConfirmRuns
-      // runs, each with its warm-up, at the baseline's rate or above) to fit
-      // in the share: at most half of it.
+      // runs, each with its warm-up, or each a child process, at the
+      // baseline's rate or above) to fit in the share: at most half of it.
+      const double confirmRate = std::max(base.score, p.obj.minThroughputRps);
       const double reserveS = std::min(
-          shareS / 2, kConfirmRuns * (runNeedS(confirmPlan.cfg, std::max(base.score, p.obj.minThroughputRps), 0) +
-                                      std::min(1.0, p.cfg.warmupMaxS)));
+          shareS / 2, kConfirmRuns * (forks > 0 ? childNeedS(confirmPlan.cfg, confirmRate)
+                                                : runNeedS(confirmPlan.cfg, confirmRate, 0) +
+                                                      std::min(1.0, p.cfg.warmupMaxS)));
       const auto variantsEnd =
           sweepEnd - std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(reserveS));
       spdlog::info("sweep: {} '{}' ({} s of the budget, the last {} s kept for the confirmation)", role,
@@ -806,6 +819,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                                            : json(nullptr)},
                 {"eligible", sp.eligible}};
         for (auto& [k, val] : extra.items()) sp.j[k] = val;
+        if (vm.tput.steps.empty() && vm.tput.stoppedByTime) sp.j["not_run"] = "the time budget is spent";
         if (vm.tput.steps.empty() && vm.tput.stoppedByTime)
           spdlog::info("sweep: {} {}: not run, the time budget is spent", role, v.name());
         else if (ss.challenge && sp.score == 0)
@@ -884,9 +898,14 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         SweepVariant v = afterBatch;
         v.transform = t;
         if (!withDeadline(p.search, p.cfg, variantsEnd).fits(challengeStart(), 0)) {
-          // Not made: its first run would not fit, so run() (the same first
-          // rate, later) measures nothing and says so.
-          CVGATE_TRY_ASSIGN(sp, run(v, nullptr, {{"note", "not made: the time budget is spent"}}));
+          // Not made (nor checked on the golden set): its first run would not fit.
+          SweepPoint sp;
+          sp.v = v;
+          sp.j = {{"name", v.name()}, {"intra_op_threads", v.intra}, {"workers", v.workers},
+                  {"max_batch", v.maxBatch}, {"transform", t}, {"throughput_rps", 0.0}, {"eligible", false},
+                  {"not_run", "the time budget is spent (the variant was not made)"}};
+          spdlog::info("sweep: {} {}: not run, the time budget is spent", role, v.name());
+          sweepStopped = true;
           points.push_back(sp);
           continue;
         }
@@ -932,19 +951,18 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       // inter-op pool runs a TorchScript model's forks and nothing else).
       // torch fixes them once per process, so each count is measured by this
       // program in a child process, with the best settings so far.
-      const int forks = forkCount(*model);
       ScratchDir childDir;
       // A child's run starts only when its first run fits before `deadline`,
       // and the child keeps to what is left (--time-budget).
       auto childRun = [&](const SweepVariant& v, const std::shared_ptr<Model>& mdl, double rate, bool search,
                           SteadyClock::time_point deadline, const Plan& plan) -> Expected<ThroughputResult> {
-        const double leftS = secondsLeft(deadline);
-        if (leftS < runNeedS(plan.cfg, rate, 0)) {
+        auto outOfTime = [&] {
           ThroughputResult none;
           none.stoppedByTime = true;
           none.stoppedAtRps = rate;
           return none;
-        }
+        };
+        if (secondsLeft(deadline) < childNeedS(plan.cfg, rate)) return outOfTime();
         CVGATE_TRY_ASSIGN(dir, childDir.path());
         const std::string archive = mdl ? dir + "/" + v.transform + ".pt" : model->path();
         if (mdl && !fs::exists(archive)) CVGATE_TRY(mdl->save(archive));
@@ -953,6 +971,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         // search run (search_duration_s), at the rate given to the digit.
         char rateText[64];
         std::snprintf(rateText, sizeof rateText, "%.17g", rate);
+        const double leftS = secondsLeft(deadline);  // after the archive's save and hash
+        if (leftS < childNeedS(plan.cfg, rate)) return outOfTime();
         CVGATE_TRY_ASSIGN(childRep, runChild({"--config", resolveConfigPath(ctx.options.config), "--state-dir",
                                               dir + "/state", "--cycle", ctx.cycleId, "--current", archive,
                                               "--current-sha256", sha, "--candidate", "none", "--scenario",
@@ -1064,14 +1084,6 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             } else {
               cm.tput.stoppedByTime = true;
             }
-            if (cm.tput.steps.empty() && cm.tput.stoppedByTime) {
-              outOfTime = true;
-              sweepStopped = true;
-              why = "the time budget was spent before run " + std::to_string(attempt + 1) + " at " +
-                    fmtNum(rate, 1) + "/s (" + std::to_string(passes) + " of " + std::to_string(passes + misses) +
-                    " runs had met the objectives)";
-              break;
-            }
             // The steps of a named copy: a range-for over a member of a
             // temporary reads freed memory (ASan found it here).
             json confirmSteps = toJson(cm.tput)["steps"];
@@ -1080,7 +1092,18 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
               runs.push_back(st);
             }
             // The rate this run was offered (a child parses it back from text).
-            if (cm.tput.bestRps > 0 && cm.tput.bestRps >= rate * (1 - 1e-12)) {
+            const bool met = cm.tput.bestRps > 0 && cm.tput.bestRps >= rate * (1 - 1e-12);
+            if (!met && cm.tput.stoppedByTime) {
+              // Not run, or an inconclusive run whose repeat did not fit:
+              // neither a pass nor a miss.
+              outOfTime = true;
+              sweepStopped = true;
+              why = "the time budget was spent in run " + std::to_string(attempt + 1) + " at " + fmtNum(rate, 1) +
+                    "/s (" + std::to_string(passes) + " of " + std::to_string(passes + misses) +
+                    " runs at that rate had met the objectives)" + (why == "no run" ? "" : "; before: " + why);
+              break;
+            }
+            if (met) {
               ++passes;
             } else {
               ++misses;
@@ -1095,9 +1118,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                         {"offered_rps", confirmedRps > 0 ? confirmedRps : best.score},
                         {"confirmed", confirmedRps > 0}, {"confirmed_rps", confirmedRps}, {"runs", runs},
                         {"stopped_by", outOfTime ? json("time") : json(nullptr)},
-                        {"run_s", p.cfg.durationS},
-                        {"rule", "median of " + std::to_string(kConfirmRuns) + " runs of duration_s per rate: confirmed "
-                                     "when " + std::to_string(kConfirmRuns / 2 + 1) + " meet the objectives"}};
+                        {"run_s", p.cfg.durationS}, {"min_samples", p.cfg.minSamples},
+                        {"rule", "median of " + std::to_string(kConfirmRuns) +
+                                     " gate-length runs (duration_s, min_samples) per rate: confirmed when " +
+                                     std::to_string(kConfirmRuns / 2 + 1) + " meet the objectives"}};
         if (confirmedRps == 0) {
           confirmation["why"] = why;
           spdlog::warn("sweep: {} {} did not meet the objectives again: no patch ({})", role, best.v.name(), why);

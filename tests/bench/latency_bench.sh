@@ -52,6 +52,8 @@ while [ "$i" -le "$sweeps" ]; do
        else " — the winner \($w.confirmation.variant) (\(f($w.confirmation.search_best_rps))) did not meet the objectives again: no patch (\($w.confirmation.why))" end),
       ( $w.variants[] | select(.transform != null and .transform != "none") |
         "        \(.name): \(if .available == false then "unavailable: \(.unavailable_reason)"
+                          elif .not_run != null then "not run: \(.not_run)"
+                          elif .error != null then "error: \(.error)"
                           elif .challenge != null and .challenge.ran == false then "not run, the time budget was spent"
                           elif .challenge != null and .challenge.passed == false then "did not meet the objectives at \(f(.challenge.rps))/s (the challenge)"
                           else "\(f(.throughput_rps))/s" end)\(if .golden.top1_agreement != null then ", top-1 agreement \(f(.golden.top1_agreement)), max abs diff \(.golden.max_abs_diff)" else "" end)" ) )
