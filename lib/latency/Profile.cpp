@@ -89,6 +89,17 @@ double secondsLeft(SteadyClock::time_point deadline) {
   return std::chrono::duration<double>(deadline - SteadyClock::now()).count();
 }
 
+/// `s` seconds as a steady-clock duration.
+SteadyClock::duration secondsDuration(double s) {
+  return std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(s));
+}
+
+/// One of `sharers` equal shares of the seconds left before `end` (this
+/// subject's, when it and the ones after it are `sharers`: each gets its own).
+double shareOfWhatIsLeft(SteadyClock::time_point end, std::size_t sharers) {
+  return std::max(0.0, secondsLeft(end)) / static_cast<double>(sharers);
+}
+
 /// The search settings with a deadline: a run fits when it ends (runNeedS)
 /// before `deadline`.
 SearchSettings withDeadline(SearchSettings s, const LatencyConfig& cfg, SteadyClock::time_point deadline) {
@@ -152,6 +163,20 @@ Expected<Measured> measure(SystemUnderTest& sut, const Plan& p, int workers, int
                               &m.primary, p.obj.confidence);
   }
   return m;
+}
+
+/// measure() of a sweep variant, rematch or confirmation (no gate runs) when
+/// its first run, at `searchStart`, fits `search`'s deadline; otherwise
+/// nothing is measured, not even warmed up, and the result says the time
+/// budget stopped it.
+Expected<Measured> measureIfItFits(SystemUnderTest& sut, const Plan& p, int workers, int maxBatch, double warmupS,
+                                   double searchStart, const SearchSettings& search) {
+  if (search.fits && !search.fits(searchStart, 0)) {
+    Measured none;
+    none.tput.stoppedByTime = true;
+    return none;
+  }
+  return measure(sut, p, workers, maxBatch, warmupS, false, searchStart, search);
 }
 
 json memoryJson(const RssSampler& s) {
@@ -510,6 +535,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   const auto tStart = SteadyClock::now();
   const double budgetS =
       toolBudgetS(p.cfg.timeBudgetS, ctx.config.heartbeat.profileLatencyTimeoutS);
+  const auto budgetEnd = tStart + secondsDuration(budgetS);
 
   Report rep = startReport(ctx, "cvgate.latency");
   json& res = rep.results;
@@ -630,9 +656,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
     RssSampler rss(50.0);
     ModelSut sut(model, &sutInputs, role + ":" + model->manifest().name);
     // This subject's share of what is left: the ones after it get theirs.
-    const double leftS = std::max(0.0, budgetS - secondsSince(tStart));
-    const auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
-                                                   std::chrono::duration<double>(leftS / static_cast<double>(subjects.size() - k)));
+    const auto deadline = SteadyClock::now() + secondsDuration(shareOfWhatIsLeft(budgetEnd, subjects.size() - k));
     CVGATE_TRY_ASSIGN(m, measure(sut, p, p.cfg.workers, p.cfg.maxBatch, p.cfg.warmupMaxS, true,
                                  p.cfg.offeredRps, withDeadline(p.search, p.cfg, deadline)));
     if (m.tput.stoppedByTime) searchesStopped.push_back(role);
@@ -711,7 +735,6 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   }
 
   bool sweepStopped = false;
-  const auto budgetEnd = tStart + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(budgetS));
   if (p.cfg.sweep) {
     CVGATE_TRY_ASSIGN(golden, goldenSamples(*ds, ctx.config.golden));
     CVGATE_TRY_ASSIGN(calib, loadCalibration(ctx.config, *ds));
@@ -735,10 +758,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       // the candidate's transforms unmeasured, so two sweeps differed by
       // which variants their budget reached, not by what they measured).
       const auto sweepStart = SteadyClock::now();
-      const double shareS = std::max(0.0, std::chrono::duration<double>(budgetEnd - sweepStart).count()) /
-                            static_cast<double>(subjects.size() - si);
-      const auto sweepEnd =
-          sweepStart + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(shareS));
+      const double shareS = shareOfWhatIsLeft(budgetEnd, subjects.size() - si);
+      const auto sweepEnd = sweepStart + secondsDuration(shareS);
       const GoldenRecord ref = recordGolden(*model, golden, ctx.config.runtime.batchSize, GraphKind::Archive);
       std::vector<SweepPoint> points;
       SweepPoint base;
@@ -766,8 +787,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           shareS / 2, kConfirmRuns * (forks > 0 ? childNeedS(confirmPlan.cfg, confirmRate)
                                                 : runNeedS(confirmPlan.cfg, confirmRate, 0) +
                                                       std::min(1.0, p.cfg.warmupMaxS)));
-      const auto variantsEnd =
-          sweepEnd - std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(reserveS));
+      const auto variantsEnd = sweepEnd - secondsDuration(reserveS);
       spdlog::info("sweep: {} '{}' ({} s of the budget, the last {} s kept for the confirmation)", role,
                    model->manifest().name, fmtNum(shareS, 1), fmtNum(reserveS, 1));
       // A challenger's first rate: kChallengeMargin above the best so far (the
@@ -789,15 +809,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         SearchSettings ss = withDeadline(p.search, p.cfg, variantsEnd);
         ss.challenge = std::max(best.score, base.score) > 0;
         const double start = challengeStart();
-        // Not even warmed up when its first run would not fit.
-        Measured vm;
-        if (ss.fits(start, 0)) {
-          CVGATE_TRY_ASSIGN(m, measure(vs, p, v.workers, v.maxBatch, std::min(1.0, p.cfg.warmupMaxS), false, start,
-                                       ss));
-          vm = std::move(m);
-        } else {
-          vm.tput.stoppedByTime = true;
-        }
+        CVGATE_TRY_ASSIGN(vm, measureIfItFits(vs, p, v.workers, v.maxBatch, std::min(1.0, p.cfg.warmupMaxS), start,
+                                              ss));
         if (vm.tput.stoppedByTime) sweepStopped = true;
         // A variant's evidence is its search: the best rate is one whose run met
         // the P95, error and validity objectives; report that run's figures.
@@ -819,10 +832,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                                            : json(nullptr)},
                 {"eligible", sp.eligible}};
         for (auto& [k, val] : extra.items()) sp.j[k] = val;
-        if (vm.tput.steps.empty() && vm.tput.stoppedByTime) sp.j["not_run"] = "the time budget is spent";
-        if (vm.tput.steps.empty() && vm.tput.stoppedByTime)
+        if (vm.tput.steps.empty() && vm.tput.stoppedByTime) {
+          sp.j["not_run"] = "the time budget is spent";
           spdlog::info("sweep: {} {}: not run, the time budget is spent", role, v.name());
-        else if (ss.challenge && sp.score == 0)
+        } else if (ss.challenge && sp.score == 0)
           spdlog::info("sweep: {} {}: did not meet the objectives at {}/s ({}x the best so far)", role, v.name(),
                        fmtNum(start, 1), fmtNum(kChallengeMargin, 1));
         else
@@ -855,13 +868,9 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             once.doublingSteps = 0;
             once.bisectSteps = 0;
             once.challenge = true;
-            if (once.fits(rate, 0)) {
-              CVGATE_TRY_ASSIGN(im, measure(is, p, best.v.workers, best.v.maxBatch, std::min(1.0, p.cfg.warmupMaxS),
-                                            false, rate, once));
-              it = std::move(im.tput);
-            } else {
-              it.stoppedByTime = true;
-            }
+            CVGATE_TRY_ASSIGN(im, measureIfItFits(is, p, best.v.workers, best.v.maxBatch,
+                                                  std::min(1.0, p.cfg.warmupMaxS), rate, once));
+            it = std::move(im.tput);
           }
           if (it.stoppedByTime) sweepStopped = true;
           const bool ran = !it.steps.empty();
@@ -1077,12 +1086,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                 continue;
               }
               cm.tput = std::move(*ct);
-            } else if (once.fits(rate, 0)) {
-              CVGATE_TRY_ASSIGN(im, measure(vs, confirmPlan, best.v.workers, best.v.maxBatch,
-                                            std::min(1.0, p.cfg.warmupMaxS), false, rate, once));
-              cm = std::move(im);
             } else {
-              cm.tput.stoppedByTime = true;
+              CVGATE_TRY_ASSIGN(im, measureIfItFits(vs, confirmPlan, best.v.workers, best.v.maxBatch,
+                                                    std::min(1.0, p.cfg.warmupMaxS), rate, once));
+              cm = std::move(im);
             }
             // The steps of a named copy: a range-for over a member of a
             // temporary reads freed memory (ASan found it here).
