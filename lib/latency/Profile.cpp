@@ -449,8 +449,8 @@ json nodeIdentity() {
   return j;
 }
 
-/// Runs of a sweep winner at one rate; the median run's outcome (two of
-/// three meeting the objectives) confirms it.
+/// Runs of a sweep winner at one rate; the rate is confirmed when all of
+/// them meet the objectives.
 constexpr int kConfirmRuns = 3;
 
 /// How far above the best rate so far a sweep variant must meet the
@@ -1057,7 +1057,11 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       // lucky, and a bisection ends on the knee, where a repeat is a coin
       // flip: before the winner becomes a patch it is measured again, at its
       // best rate and, failing that, at the next lower rates its search
-      // passed (at most three). The patch claims the rate confirmed.
+      // passed (at most three). A rate is confirmed only when every one of
+      // kConfirmRuns runs meets the objectives: a rate met with probability
+      // q is confirmed with probability q^3 (a coin-flip knee 1 in 8, where
+      // two of three confirmed it 1 in 2), so a confirmed rate is one a rerun
+      // meets. The patch claims the rate confirmed.
       json confirmation = nullptr;
       double confirmedRps = 0;
       if (best.v.name() != base.v.name() && best.eligible) {
@@ -1070,10 +1074,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         for (std::size_t k = 0; k < tries && confirmedRps == 0 && !outOfTime; ++k) {
           const double rate = best.passed[k];
           if (rate < p.obj.minThroughputRps) break;
-          // Three runs at the rate, the median's outcome decides: confirmed
-          // when two of three meet the objectives (stopping once settled).
+          // Up to three runs at the rate: confirmed when all three meet the
+          // objectives; the first miss moves on to the next lower rate.
           int passes = 0, misses = 0;
-          for (int attempt = 0; attempt < kConfirmRuns && passes * 2 <= kConfirmRuns && misses * 2 <= kConfirmRuns; ++attempt) {
+          for (int attempt = 0; attempt < kConfirmRuns && misses == 0; ++attempt) {
             spdlog::info("sweep: {} confirming {} at {}/s (attempt {} of up to {})", role, best.v.name(), fmtNum(rate, 1),
                          attempt + 1, kConfirmRuns);
             Measured cm;
@@ -1117,7 +1121,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
               if (!cm.tput.steps.empty()) why = cm.tput.steps.back().why;
             }
           }
-          if (passes * 2 > kConfirmRuns) confirmedRps = rate;
+          if (passes == kConfirmRuns) confirmedRps = rate;
           else if (!outOfTime) why = std::to_string(passes) + " of " + std::to_string(passes + misses) + " runs at " + fmtNum(rate, 1) +
                      "/s met the objectives: " + why;
         }
@@ -1126,9 +1130,11 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                         {"confirmed", confirmedRps > 0}, {"confirmed_rps", confirmedRps}, {"runs", runs},
                         {"stopped_by", outOfTime ? json("time") : json(nullptr)},
                         {"run_s", p.cfg.durationS}, {"min_samples", p.cfg.minSamples},
-                        {"rule", "median of " + std::to_string(kConfirmRuns) +
-                                     " gate-length runs (duration_s, min_samples) per rate: confirmed when " +
-                                     std::to_string(kConfirmRuns / 2 + 1) + " meet the objectives"}};
+                        {"rule", "up to " + std::to_string(kConfirmRuns) +
+                                     " gate-length runs (duration_s, min_samples) per rate: confirmed when all " +
+                                     std::to_string(kConfirmRuns) +
+                                     " meet the objectives; the first miss moves to the next lower rate the search "
+                                     "passed (at most three rates)"}};
         if (confirmedRps == 0) {
           confirmation["why"] = why;
           spdlog::warn("sweep: {} {} did not meet the objectives again: no patch ({})", role, best.v.name(), why);

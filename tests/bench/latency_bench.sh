@@ -4,8 +4,9 @@
 # reference models (profile-latency --sweep), and the single-core GEMM rate
 # of this machine as the roofline reference.
 # The sweep runs SWEEPS times (default 2): a winner confirmed by one sweep
-# (two of three runs at its rate) is run again at that rate (three gate runs
-# with its settings), and should be confirmed again; whether the next sweep
+# (three of three gate-length runs at its rate) is run again at that rate
+# (three gate runs with its settings, each in a new process), and should be
+# confirmed again (two of three); whether the next sweep
 # picks the same winner is printed too. Each
 # throughput comes with its capacity bracket (the rate that met the
 # objectives .. the lowest above it that failed) and the share of the cores
@@ -60,8 +61,8 @@ while [ "$i" -le "$sweeps" ]; do
   ' "$tmp/sweep-$i.json"
   # The confirmed winner, run again: its settings at its confirmed rate,
   # three gate runs (no search, no sweep), confirmed again when two of the
-  # three meet the P95 and error objectives for its subject (the sweep's
-  # own confirmation rule).
+  # three meet the P95 and error objectives for its subject (the sweep
+  # itself confirms only a rate met three times of three).
   for role in current candidate; do
     w=$(jq -c --arg r "$role" '.results.sweep.subjects[$r] // empty | select(.confirmation.confirmed == true) |
           .confirmation as $c | (.variants[] | select(.name == $c.variant)) as $v |

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -96,10 +97,37 @@ void expectTheWinnerWasReMeasured(const json& sw) {
   EXPECT_EQ(sw["confirmation"]["variant"], winner);
   EXPECT_DOUBLE_EQ(sw["confirmation"]["search_best_rps"].get<double>(), top);
   EXPECT_TRUE(!sw["confirmation"]["runs"].empty() || sw["confirmation"].contains("why")) << sw["confirmation"].dump();
+  // Each confirmation run's outcome, by rate: a run is its last step (an
+  // inconclusive run is repeated within it).
+  std::map<double, std::map<int, std::string>> outcomes;
+  for (const auto& st : sw["confirmation"]["runs"])
+    outcomes[st["offered_rps"].get<double>()][st["confirm_run"].get<int>()] = st["outcome"].get<std::string>();
+  auto allMet = [](const std::map<int, std::string>& runs) {
+    if (runs.size() != 3) return false;
+    for (const auto& [k, outcome] : runs)
+      if (outcome != "pass") return false;
+    return true;
+  };
+  EXPECT_LE(outcomes.size(), 3u) << sw["confirmation"].dump();
   if (sw["confirmation"]["confirmed"].get<bool>()) {
-    // Confirmed at one of the rates its search passed, never above its best.
-    EXPECT_LE(sw["confirmation"]["confirmed_rps"].get<double>(), top);
-    EXPECT_GT(sw["confirmation"]["confirmed_rps"].get<double>(), 0.0);
+    // Confirmed at one of the rates its search passed, never above its best,
+    // by three runs there that all met the objectives, after a miss at each
+    // higher rate it tried.
+    const double rate = sw["confirmation"]["confirmed_rps"].get<double>();
+    EXPECT_LE(rate, top);
+    EXPECT_GT(rate, 0.0);
+    ASSERT_EQ(outcomes.count(rate), 1u) << sw["confirmation"].dump();
+    EXPECT_TRUE(allMet(outcomes[rate])) << sw["confirmation"].dump();
+    for (const auto& [r, runs] : outcomes) {
+      if (r > rate) {
+        EXPECT_FALSE(allMet(runs)) << "rate " << r << ": " << sw["confirmation"].dump();
+      }
+      EXPECT_GE(r, rate) << "a rate below the confirmed one was tried: " << sw["confirmation"].dump();
+    }
+  } else if (sw["confirmation"]["stopped_by"].is_null()) {
+    // Not confirmed, and not cut by the budget: every rate tried had a miss.
+    for (const auto& [r, runs] : outcomes)
+      EXPECT_FALSE(allMet(runs)) << "rate " << r << ": " << sw["confirmation"].dump();
   }
 }
 
