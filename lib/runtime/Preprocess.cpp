@@ -147,19 +147,19 @@ AxisTaps axisTaps(const std::string& interpolation, int n, int offset, int in, i
   a.weight.resize(a.index.size());
   const float scale = static_cast<float>(in) / static_cast<float>(resized);
   for (int o = 0; o < n; ++o) {
-    int* idx = &a.index[static_cast<std::size_t>(o * a.taps)];
+    int* srcIdx = &a.index[static_cast<std::size_t>(o * a.taps)];
     float* w = &a.weight[static_cast<std::size_t>(o * a.taps)];
     // Align pixel centres (half-pixel), as PIL and torchvision do.
     const float src = (static_cast<float>(o + offset) + 0.5f) * scale - 0.5f;
     if (bicubic) {
       const int i0 = std::min(static_cast<int>(std::floor(src)), in - 1);
       cubicWeights(std::clamp(src - static_cast<float>(i0), 0.f, 1.f), w);
-      for (int k = 0; k < 4; ++k) idx[k] = std::clamp(i0 - 1 + k, 0, in - 1);
+      for (int k = 0; k < 4; ++k) srcIdx[k] = std::clamp(i0 - 1 + k, 0, in - 1);
     } else {
       const float c = std::clamp(src, 0.f, static_cast<float>(in - 1));
-      idx[0] = static_cast<int>(c);
-      idx[1] = std::min(idx[0] + 1, in - 1);
-      const float t = c - static_cast<float>(idx[0]);
+      srcIdx[0] = static_cast<int>(c);
+      srcIdx[1] = std::min(srcIdx[0] + 1, in - 1);
+      const float t = c - static_cast<float>(srcIdx[0]);
       w[0] = 1 - t;
       w[1] = t;
     }
