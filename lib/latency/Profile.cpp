@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -388,6 +389,7 @@ struct SweepPoint {
   bool eligible = false;           ///< measured, outputs acceptable, objectives met
   double score = 0;                ///< throughput at objective
   std::vector<double> passed;      ///< rates whose search run met the objectives, highest first
+  std::optional<double> failAbove; ///< the lowest rate above `score` whose search run failed
   std::shared_ptr<Model> model;    ///< transformed model (null: the original)
 };
 
@@ -766,6 +768,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       base.v = {p.threads.intraOp, p.cfg.workers, p.cfg.maxBatch, "none"};
       const Measured& bm = measured[role];
       base.score = bm.tput.bestRps;
+      if (const SearchStep* f = lowestFailAbove(bm.tput, base.score)) base.failAbove = f->offeredRps;
       base.eligible = bm.tput.bestRps >= p.obj.minThroughputRps;
       base.j = {{"name", base.v.name()}, {"baseline", true}, {"throughput_rps", base.score}, {"eligible", base.eligible}};
       SweepPoint best = base;
@@ -792,10 +795,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                    model->manifest().name, fmtNum(shareS, 1), fmtNum(reserveS, 1));
       // A challenger's first rate: kChallengeMargin above the best so far (the
       // offered rate when nothing has passed).
-      auto challengeStart = [&] {
-        const double bar = std::max(best.score, base.score);
-        return bar > 0 ? kChallengeMargin * bar : p.cfg.offeredRps;
-      };
+      auto challengeBar = [&] { return std::max(best.score, base.score); };
+      auto challengeStart = [&] { return challengeBar() > 0 ? kChallengeMargin * challengeBar() : p.cfg.offeredRps; };
       auto run = [&](SweepVariant v, std::shared_ptr<Model> mdl, json extra) -> Expected<SweepPoint> {
         SweepPoint sp;
         sp.v = v;
@@ -807,7 +808,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         // the search's resolution of the best (which a rerun may rank either
         // way) does not displace it, and a losing one costs one run.
         SearchSettings ss = withDeadline(p.search, p.cfg, variantsEnd);
-        ss.challenge = std::max(best.score, base.score) > 0;
+        ss.challenge = challengeBar() > 0;
         const double start = challengeStart();
         CVGATE_TRY_ASSIGN(vm, measureIfItFits(vs, p, v.workers, v.maxBatch, std::min(1.0, p.cfg.warmupMaxS), start,
                                               ss));
@@ -819,6 +820,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         for (const auto& st : vm.tput.steps)
           if (st.outcome == Outcome::Pass && st.offeredRps == sp.score) bestRun = st.run;
         sp.passed = passedRates(vm.tput);
+        if (const SearchStep* f = lowestFailAbove(vm.tput, sp.score)) sp.failAbove = f->offeredRps;
         bool outputsOk = true;
         if (extra.contains("golden")) outputsOk = extra["golden"].value("acceptable", false);
         sp.eligible = outputsOk && sp.score >= p.obj.minThroughputRps;
@@ -1039,6 +1041,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           if (t->stoppedByTime) sweepStopped = true;
           sp.score = t->bestRps;
           sp.passed = passedRates(*t);
+          if (const SearchStep* f = lowestFailAbove(*t, sp.score)) sp.failAbove = f->offeredRps;
           sp.eligible = sp.score >= p.obj.minThroughputRps;
           sp.j["throughput_rps"] = sp.score;
           sp.j["search_runs"] = t->steps.size();
@@ -1064,6 +1067,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       // meets. The patch claims the rate confirmed.
       json confirmation = nullptr;
       double confirmedRps = 0;
+      std::optional<double> confirmFail;  // the lowest rate a confirmation run failed at
       if (best.v.name() != base.v.name() && best.eligible) {
         CVGATE_TRY(applyThreadSettings({best.v.intra, p.threads.interOp}));
         ModelSut vs(best.model ? best.model : model, &sutInputs, role + ":" + best.v.name() + " (confirm)");
@@ -1119,6 +1123,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             } else {
               ++misses;
               if (!cm.tput.steps.empty()) why = cm.tput.steps.back().why;
+              if (!cm.tput.steps.empty() && cm.tput.steps.back().outcome == Outcome::Fail)
+                confirmFail = std::min(confirmFail.value_or(rate), rate);
             }
           }
           if (passes == kConfirmRuns) confirmedRps = rate;
@@ -1151,10 +1157,27 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       // above the baseline, the baseline stands.
       const bool better = confirmedRps > base.score;
       const double bestRps = better ? confirmedRps : base.score;
+      // Each capacity lies between a rate its runs met and the lowest rate
+      // above it that failed; so the speed-up lies between the winner's
+      // bottom over the baseline's top and the winner's top over the
+      // baseline's bottom (open where no run failed above a best).
+      std::optional<double> bestTop = base.failAbove;
+      if (better) {
+        bestTop = best.failAbove;
+        if (confirmFail && *confirmFail > confirmedRps && (!bestTop || *confirmFail < *bestTop)) bestTop = confirmFail;
+      }
+      auto bracket = [](double lo, const std::optional<double>& hi) { return json::array({lo, hi ? json(*hi) : json(nullptr)}); };
+      json speedupBracket = nullptr;
+      if (base.score > 0)
+        speedupBracket = json::array({base.failAbove ? json(num(bestRps / *base.failAbove)) : json(nullptr),
+                                      bestTop ? json(num(*bestTop / base.score)) : json(nullptr)});
       json sj = {{"baseline", base.v.name()}, {"baseline_throughput_rps", base.score}, {"variants", pts},
                  {"budget_s", shareS}, {"confirmation_reserve_s", reserveS},
                  {"best", better ? best.v.name() : base.v.name()}, {"best_throughput_rps", bestRps},
                  {"speedup", base.score > 0 ? num(bestRps / base.score) : json(nullptr)},
+                 {"baseline_capacity_bracket_rps", bracket(base.score, base.failAbove)},
+                 {"best_capacity_bracket_rps", bracket(bestRps, bestTop)},
+                 {"speedup_bracket", speedupBracket},
                  {"confirmation", confirmation}};
       // Whether inter-op threads could matter for this model at all.
       sj["inter_op"] = {{"forks", forks},

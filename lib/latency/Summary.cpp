@@ -393,6 +393,14 @@ std::vector<double> passedRates(const ThroughputResult& t) {
   return r;
 }
 
+const SearchStep* lowestFailAbove(const ThroughputResult& t, double rate) {
+  const SearchStep* fail = nullptr;
+  for (const auto& st : t.steps)
+    if (st.outcome == Outcome::Fail && st.offeredRps > rate && (!fail || st.offeredRps < fail->offeredRps))
+      fail = &st;
+  return fail;
+}
+
 /// The load generator runs on the cores it measures. Its CPU time in the
 /// runs that bracket the capacity bounds what it took from the server: with
 /// the generator's f cores of N given back, a server whose rate is at most
@@ -431,11 +439,9 @@ static json generatorBound(const SearchStep* best, const SearchStep* fail) {
 /// generator took from the cores in those two runs.
 static json capacityDetail(const ThroughputResult& t, const Objectives& o) {
   json d = {{"confidence", o.confidence}, {"best_rps", t.bestRps}, {"best_achieved_rps", t.bestAchievedRps}};
-  const SearchStep* fail = nullptr;
+  const SearchStep* fail = lowestFailAbove(t, t.bestRps);
   const SearchStep* best = nullptr;
   for (const auto& st : t.steps) {
-    if (st.outcome == Outcome::Fail && st.offeredRps > t.bestRps && (!fail || st.offeredRps < fail->offeredRps))
-      fail = &st;
     if (st.outcome == Outcome::Pass && st.offeredRps == t.bestRps) {
       best = &st;
       if (st.run.contains("percentiles")) d["best_run_p95"] = st.run["percentiles"]["p95"];

@@ -100,6 +100,10 @@ bool searchCapped(const ThroughputResult& t);
 /// The distinct rates whose runs met the objectives, highest first.
 std::vector<double> passedRates(const ThroughputResult& t);
 
+/// The run at the lowest rate above `rate` that failed decisively (the top
+/// of a capacity bracket), or null when none did.
+const SearchStep* lowestFailAbove(const ThroughputResult& t, double rate);
+
 /// latency.throughput from a search.
 Check throughputCheck(const ThroughputResult& t, const Objectives& o, const std::string& subject);
 

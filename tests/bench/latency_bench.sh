@@ -11,7 +11,8 @@
 # throughput comes with its capacity bracket (the rate that met the
 # objectives .. the lowest above it that failed) and the share of the cores
 # the load generator took in those runs (with the bound it puts on how far
-# the capacity is understated).
+# the capacity is understated); the winner's too, and the speed-up's range
+# if each capacity lies in its bracket.
 # Usage: CVGATE_BIN_DIR=build/bin [SWEEPS=2] tests/bench/latency_bench.sh [config]
 set -eu
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,7 +48,7 @@ while [ "$i" -le "$sweeps" ]; do
       ([$r.checks[] | select(.id == "latency.throughput" and .subject == $k)] | first) as $c |
       "    \($k) \(.value.model) (sweep share \(f($w.budget_s)) s, used \(f($w.used_s)) s): default \(f(.value.throughput.best_rps)) [\($c.detail.capacity_bracket_rps // [] | map(f(.)) | join(" .. "))]" +
       (if $c.detail.generator != null then ", generator \(pct($c.detail.generator.core_fraction)) of one of \($c.detail.generator.cores) cores (capacity understated by at most \(pct($c.detail.generator.capacity_understated_at_most)))" else "" end) +
-      "; best \(f($w.best_throughput_rps)) (\($w.best)), x\(f($w.speedup))" +
+      "; best \(f($w.best_throughput_rps)) [\($w.best_capacity_bracket_rps // [] | map(f(.)) | join(" .. "))] (\($w.best)), x\(f($w.speedup)) [x\(f($w.speedup_bracket[0])) .. x\(f($w.speedup_bracket[1]))]" +
       (if $w.confirmation == null then " — no variant beat the default"
        elif $w.confirmation.confirmed then " — \($w.confirmation.variant) confirmed at \(f($w.confirmation.confirmed_rps))/s by \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps and .outcome == "pass")] | length) of \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps)] | length) runs (its search reached \(f($w.confirmation.search_best_rps)))"
        else " — the winner \($w.confirmation.variant) (\(f($w.confirmation.search_best_rps))) did not meet the objectives again: no patch (\($w.confirmation.why))" end),

@@ -131,6 +131,45 @@ void expectTheWinnerWasReMeasured(const json& sw) {
   }
 }
 
+/// The sweep's speed-up with its bracket: each capacity lies between the
+/// rate it was credited with and the lowest rate above that whose run
+/// failed; the speed-up between the winner's bottom over the baseline's top
+/// and the winner's top over the baseline's bottom.
+void expectTheSpeedupIsBracketed(const json& sw) {
+  const json& b = sw["baseline_capacity_bracket_rps"];
+  const json& w = sw["best_capacity_bracket_rps"];
+  ASSERT_TRUE(b.is_array() && b.size() == 2) << sw.dump();
+  ASSERT_TRUE(w.is_array() && w.size() == 2) << sw.dump();
+  EXPECT_DOUBLE_EQ(b[0].get<double>(), sw["baseline_throughput_rps"].get<double>());
+  EXPECT_DOUBLE_EQ(w[0].get<double>(), sw["best_throughput_rps"].get<double>());
+  if (!b[1].is_null()) {
+    EXPECT_GT(b[1].get<double>(), b[0].get<double>());
+  }
+  if (!w[1].is_null()) {
+    EXPECT_GT(w[1].get<double>(), w[0].get<double>());
+  }
+  if (sw["best"] == sw["baseline"]) {
+    EXPECT_EQ(w, b);
+  }
+  if (sw["baseline_throughput_rps"].get<double>() <= 0) {
+    EXPECT_TRUE(sw["speedup_bracket"].is_null());
+    return;
+  }
+  const json& s = sw["speedup_bracket"];
+  ASSERT_TRUE(s.is_array() && s.size() == 2) << sw.dump();
+  const double speedup = sw["speedup"].get<double>();
+  EXPECT_EQ(s[0].is_null(), b[1].is_null());
+  EXPECT_EQ(s[1].is_null(), w[1].is_null());
+  if (!s[0].is_null()) {
+    EXPECT_NEAR(s[0].get<double>(), w[0].get<double>() / b[1].get<double>(), 1e-9);
+    EXPECT_LT(s[0].get<double>(), speedup);
+  }
+  if (!s[1].is_null()) {
+    EXPECT_NEAR(s[1].get<double>(), w[1].get<double>() / b[0].get<double>(), 1e-9);
+    EXPECT_GT(s[1].get<double>(), speedup);
+  }
+}
+
 }  // namespace
 
 TEST(ProfileLatencyE2e, PassingRunHasEveryCheckAndValidatesAgainstTheSchema) {
@@ -341,6 +380,12 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
   for (const char* tr : {"frozen", "bf16", "int8-dynamic", "int8-static"}) EXPECT_TRUE(transforms.count(tr)) << tr;
   EXPECT_GE(challenged, 8) << "every variant measured in this process is a challenger";
   expectTheWinnerWasReMeasured(sw);
+  expectTheSpeedupIsBracketed(sw);
+  // The baseline's bracket is its throughput check's: the same search.
+  for (const auto& c : rep["checks"])
+    if (c["id"] == "latency.throughput" && c["subject"] == "current") {
+      EXPECT_EQ(c["detail"]["capacity_bracket_rps"], sw["baseline_capacity_bracket_rps"]) << c.dump();
+    }
   for (const char* b : {"1", "4", "8", "16", "32"}) EXPECT_TRUE(batches.count(b)) << "batch " << b;
   if (!sw["patch"].is_null()) {
     // A patch only after its winner met the objectives again.
@@ -458,6 +503,7 @@ TEST(ProfileLatencyE2e, SweepMeasuresInterOpThreadsInChildProcessesOnlyForAForki
   EXPECT_TRUE(staticListed);
   EXPECT_EQ(sw["inter_op"]["failed_runs"], 0);
   expectTheWinnerWasReMeasured(sw);
+  expectTheSpeedupIsBracketed(sw);
   if (!sw["patch"].is_null() && sw["best"].get<std::string>().find("-inter") != std::string::npos) {
     EXPECT_NE(sw["patch"]["toml"].get<std::string>().find("inter_op_threads = "), std::string::npos);
   }
