@@ -1073,9 +1073,11 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         ModelSut vs(best.model ? best.model : model, &sutInputs, role + ":" + best.v.name() + " (confirm)");
         json runs = json::array();
         std::string why = "no run";
-        bool outOfTime = false;  // a confirmation run would not have ended within the share
+        // "time": a confirmation run would not have ended within the share;
+        // "error": a child process failed. Neither says anything of the rate.
+        std::string stoppedBy;
         const std::size_t tries = std::min<std::size_t>(3, best.passed.size());
-        for (std::size_t k = 0; k < tries && confirmedRps == 0 && !outOfTime; ++k) {
+        for (std::size_t k = 0; k < tries && confirmedRps == 0 && stoppedBy.empty(); ++k) {
           const double rate = best.passed[k];
           if (rate < p.obj.minThroughputRps) break;
           // Up to three runs at the rate: confirmed when all three meet the
@@ -1089,9 +1091,13 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             if (best.v.inter > 0) {
               auto ct = childRun(best.v, best.model, rate, false, sweepEnd, confirmPlan);
               if (!ct.ok()) {
-                why = ct.error().message();
-                ++misses;
-                continue;
+                // Not evidence against the rate, and no ground to claim one.
+                runs.push_back({{"offered_rps", rate}, {"confirm_run", attempt + 1}, {"outcome", "error"},
+                                {"why", ct.error().message()}});
+                stoppedBy = "error";
+                why = "the child process of run " + std::to_string(attempt + 1) + " at " + fmtNum(rate, 1) +
+                      "/s failed: " + ct.error().message();
+                break;
               }
               cm.tput = std::move(*ct);
             } else {
@@ -1111,11 +1117,12 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             if (!met && cm.tput.stoppedByTime) {
               // Not run, or an inconclusive run whose repeat did not fit:
               // neither a pass nor a miss.
-              outOfTime = true;
+              stoppedBy = "time";
               sweepStopped = true;
               why = "the time budget was spent in run " + std::to_string(attempt + 1) + " at " + fmtNum(rate, 1) +
-                    "/s (" + std::to_string(passes) + " of " + std::to_string(passes + misses) +
-                    " runs at that rate had met the objectives)" + (why == "no run" ? "" : "; before: " + why);
+                    "/s" +
+                    (passes > 0 ? " (the " + std::to_string(passes) + " before it met the objectives)" : std::string()) +
+                    (why == "no run" ? "" : "; before: " + why);
               break;
             }
             if (met) {
@@ -1128,13 +1135,13 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             }
           }
           if (passes == kConfirmRuns) confirmedRps = rate;
-          else if (!outOfTime) why = std::to_string(passes) + " of " + std::to_string(passes + misses) + " runs at " + fmtNum(rate, 1) +
+          else if (stoppedBy.empty()) why = std::to_string(passes) + " of " + std::to_string(passes + misses) + " runs at " + fmtNum(rate, 1) +
                      "/s met the objectives: " + why;
         }
         confirmation = {{"variant", best.v.name()}, {"search_best_rps", best.score},
                         {"offered_rps", confirmedRps > 0 ? confirmedRps : best.score},
                         {"confirmed", confirmedRps > 0}, {"confirmed_rps", confirmedRps}, {"runs", runs},
-                        {"stopped_by", outOfTime ? json("time") : json(nullptr)},
+                        {"stopped_by", stoppedBy.empty() ? json(nullptr) : json(stoppedBy)},
                         {"run_s", p.cfg.durationS}, {"min_samples", p.cfg.minSamples},
                         {"rule", "up to " + std::to_string(kConfirmRuns) +
                                      " gate-length runs (duration_s, min_samples) per rate: confirmed when all " +
@@ -1167,8 +1174,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         if (confirmFail && *confirmFail > confirmedRps && (!bestTop || *confirmFail < *bestTop)) bestTop = confirmFail;
       }
       auto bracket = [](double lo, const std::optional<double>& hi) { return json::array({lo, hi ? json(*hi) : json(nullptr)}); };
+      // The baseline kept: the same capacity over itself, exactly 1.
       json speedupBracket = nullptr;
-      if (base.score > 0)
+      if (base.score > 0 && !better) speedupBracket = json::array({1.0, 1.0});
+      if (base.score > 0 && better)
         speedupBracket = json::array({base.failAbove ? json(num(bestRps / *base.failAbove)) : json(nullptr),
                                       bestTop ? json(num(*bestTop / base.score)) : json(nullptr)});
       json sj = {{"baseline", base.v.name()}, {"baseline_throughput_rps", base.score}, {"variants", pts},

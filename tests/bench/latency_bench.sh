@@ -5,8 +5,9 @@
 # of this machine as the roofline reference.
 # The sweep runs SWEEPS times (default 2): a winner confirmed by one sweep
 # (three of three gate-length runs at its rate) is run again at that rate
-# (three gate runs with its settings, each in a new process), and should be
-# confirmed again (two of three); whether the next sweep
+# with its settings, each run in a new process: three runs as long as the
+# search's, then three as long as the gate's, each set confirmed again when
+# two of its three meet the objectives; whether the next sweep
 # picks the same winner is printed too. Each
 # throughput comes with its capacity bracket (the rate that met the
 # objectives .. the lowest above it that failed) and the share of the cores
@@ -48,9 +49,10 @@ while [ "$i" -le "$sweeps" ]; do
       ([$r.checks[] | select(.id == "latency.throughput" and .subject == $k)] | first) as $c |
       "    \($k) \(.value.model) (sweep share \(f($w.budget_s)) s, used \(f($w.used_s)) s): default \(f(.value.throughput.best_rps)) [\($c.detail.capacity_bracket_rps // [] | map(f(.)) | join(" .. "))]" +
       (if $c.detail.generator != null then ", generator \(pct($c.detail.generator.core_fraction)) of one of \($c.detail.generator.cores) cores (capacity understated by at most \(pct($c.detail.generator.capacity_understated_at_most)))" else "" end) +
-      "; best \(f($w.best_throughput_rps)) [\($w.best_capacity_bracket_rps // [] | map(f(.)) | join(" .. "))] (\($w.best)), x\(f($w.speedup)) [x\(f($w.speedup_bracket[0])) .. x\(f($w.speedup_bracket[1]))]" +
+      "; best \(f($w.best_throughput_rps)) [\($w.best_capacity_bracket_rps // [] | map(if . == null then "open" else f(.) end) | join(" .. "))] (\($w.best)), x\(f($w.speedup))" +
+      (if $w.speedup_bracket == null then "" else " [\($w.speedup_bracket | map(if . == null then "open" else "x" + f(.) end) | join(" .. "))]" end) +
       (if $w.confirmation == null then " — no variant beat the default"
-       elif $w.confirmation.confirmed then " — \($w.confirmation.variant) confirmed at \(f($w.confirmation.confirmed_rps))/s by \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps and .outcome == "pass")] | length) of \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps)] | length) runs (its search reached \(f($w.confirmation.search_best_rps)))"
+       elif $w.confirmation.confirmed then " — \($w.confirmation.variant) confirmed at \(f($w.confirmation.confirmed_rps))/s by \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps)] | group_by(.confirm_run) | map(last) | map(select(.outcome == "pass")) | length) of \([$w.confirmation.runs[] | select(.offered_rps == $w.confirmation.confirmed_rps)] | group_by(.confirm_run) | length) runs (its search reached \(f($w.confirmation.search_best_rps)))"
        else " — the winner \($w.confirmation.variant) (\(f($w.confirmation.search_best_rps))) did not meet the objectives again: no patch (\($w.confirmation.why))" end),
       ( $w.variants[] | select(.transform != null and .transform != "none") |
         "        \(.name): \(if .available == false then "unavailable: \(.unavailable_reason)"
@@ -76,10 +78,9 @@ while [ "$i" -le "$sweeps" ]; do
     [ "$t" = none ] || set -- "$@" --transform "$t"
     n=$(echo "$w" | jq -r .inter)
     [ "$n" = 0 ] || set -- "$@" --inter-op-threads "$n"
-    # Runs as long as the confirmation's (search_duration_s; at least
-    # min_samples requests, where the confirmation's have search_min_samples),
-    # then as long as the gate's (duration_s): a rate sustained for one is not
-    # always for the other.
+    # Runs as long as the search's (search_duration_s), then as long as the
+    # gate's and the confirmation's (duration_s): a rate sustained for one is
+    # not always for the other.
     for d in "$search_s" "$gate_s"; do
     met=0
     for k in 1 2 3; do

@@ -109,6 +109,18 @@ void expectTheWinnerWasReMeasured(const json& sw) {
     return true;
   };
   EXPECT_LE(outcomes.size(), 3u) << sw["confirmation"].dump();
+  // At each rate, runs 1, 2, ... in order, each met but the last (the first
+  // miss moves on), three at most.
+  for (const auto& [r, runs] : outcomes) {
+    EXPECT_LE(runs.size(), 3u) << "rate " << r << ": " << sw["confirmation"].dump();
+    int expect = 1;
+    for (const auto& [k, outcome] : runs) {
+      EXPECT_EQ(k, expect++) << "rate " << r << ": " << sw["confirmation"].dump();
+      if (k != runs.rbegin()->first) {
+        EXPECT_EQ(outcome, "pass") << "a run after a miss at " << r << ": " << sw["confirmation"].dump();
+      }
+    }
+  }
   if (sw["confirmation"]["confirmed"].get<bool>()) {
     // Confirmed at one of the rates its search passed, never above its best,
     // by three runs there that all met the objectives, after a miss at each
@@ -123,6 +135,15 @@ void expectTheWinnerWasReMeasured(const json& sw) {
         EXPECT_FALSE(allMet(runs)) << "rate " << r << ": " << sw["confirmation"].dump();
       }
       EXPECT_GE(r, rate) << "a rate below the confirmed one was tried: " << sw["confirmation"].dump();
+    }
+    // A confirmation run that failed above the rate confirmed caps the
+    // winner's bracket (when it is the best: confirmed above the baseline).
+    if (sw["best"] == winner) {
+      for (const auto& [r, runs] : outcomes)
+        if (r > rate && runs.rbegin()->second == "fail") {
+          ASSERT_FALSE(sw["best_capacity_bracket_rps"][1].is_null()) << sw.dump();
+          EXPECT_LE(sw["best_capacity_bracket_rps"][1].get<double>(), r) << sw.dump();
+        }
     }
   } else if (sw["confirmation"]["stopped_by"].is_null()) {
     // Not confirmed, and not cut by the budget: every rate tried had a miss.
@@ -148,11 +169,14 @@ void expectTheSpeedupIsBracketed(const json& sw) {
   if (!w[1].is_null()) {
     EXPECT_GT(w[1].get<double>(), w[0].get<double>());
   }
-  if (sw["best"] == sw["baseline"]) {
-    EXPECT_EQ(w, b);
-  }
   if (sw["baseline_throughput_rps"].get<double>() <= 0) {
     EXPECT_TRUE(sw["speedup_bracket"].is_null());
+    return;
+  }
+  if (sw["best"] == sw["baseline"]) {
+    // The same capacity over itself.
+    EXPECT_EQ(w, b);
+    EXPECT_EQ(sw["speedup_bracket"], json::array({1.0, 1.0}));
     return;
   }
   const json& s = sw["speedup_bracket"];
@@ -383,8 +407,10 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
   expectTheSpeedupIsBracketed(sw);
   // The baseline's bracket is its throughput check's: the same search.
   for (const auto& c : rep["checks"])
-    if (c["id"] == "latency.throughput" && c["subject"] == "current") {
-      EXPECT_EQ(c["detail"]["capacity_bracket_rps"], sw["baseline_capacity_bracket_rps"]) << c.dump();
+    if (c.value("id", "") == "latency.throughput" && c.value("subject", "") == "current") {
+      EXPECT_EQ(c.value("detail", json::object()).value("capacity_bracket_rps", json()),
+                sw["baseline_capacity_bracket_rps"])
+          << c.dump();
     }
   for (const char* b : {"1", "4", "8", "16", "32"}) EXPECT_TRUE(batches.count(b)) << "batch " << b;
   if (!sw["patch"].is_null()) {
@@ -431,6 +457,7 @@ TEST(ProfileLatencyE2e, EachSubjectsSweepKeepsToItsShareOfTheBudget) {
   const json& cur = sw["subjects"]["current"];
   const json& cand = sw["subjects"]["candidate"];
   for (const json* s : {&cur, &cand}) {
+    expectTheSpeedupIsBracketed(*s);
     ASSERT_TRUE((*s)["budget_s"].is_number()) << s->dump();
     ASSERT_TRUE((*s)["used_s"].is_number()) << s->dump();
     ASSERT_TRUE((*s)["confirmation_reserve_s"].is_number()) << s->dump();
