@@ -1087,13 +1087,16 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             spdlog::info("sweep: {} confirming {} at {}/s (attempt {} of up to {})", role, best.v.name(), fmtNum(rate, 1),
                          attempt + 1, kConfirmRuns);
             Measured cm;
-            const SearchSettings once = withDeadline(oneRate(confirmPlan.search), confirmPlan.cfg, sweepEnd);
+            // One rate: a miss ends the run there (no halving below it, as a
+            // search that met nothing would do), like the rematch's.
+            SearchSettings once = withDeadline(oneRate(confirmPlan.search), confirmPlan.cfg, sweepEnd);
+            once.challenge = true;
             if (best.v.inter > 0) {
               auto ct = childRun(best.v, best.model, rate, false, sweepEnd, confirmPlan);
               if (!ct.ok()) {
                 // Not evidence against the rate, and no ground to claim one.
-                runs.push_back({{"offered_rps", rate}, {"confirm_run", attempt + 1}, {"outcome", "error"},
-                                {"why", ct.error().message()}});
+                runs.push_back({{"offered_rps", rate}, {"confirm_rps", rate}, {"confirm_run", attempt + 1},
+                                {"outcome", "error"}, {"why", ct.error().message()}});
                 stoppedBy = "error";
                 why = "the child process of run " + std::to_string(attempt + 1) + " at " + fmtNum(rate, 1) +
                       "/s failed: " + ct.error().message();
@@ -1108,7 +1111,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             // The steps of a named copy: a range-for over a member of a
             // temporary reads freed memory (ASan found it here).
             json confirmSteps = toJson(cm.tput)["steps"];
+            // Each step says which rate it confirms and in which run (a child
+            // process's run may go on below a rate it missed).
             for (auto st : confirmSteps) {
+              st["confirm_rps"] = rate;
               st["confirm_run"] = attempt + 1;
               runs.push_back(st);
             }
@@ -1129,9 +1135,12 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
               ++passes;
             } else {
               ++misses;
-              if (!cm.tput.steps.empty()) why = cm.tput.steps.back().why;
-              if (!cm.tput.steps.empty() && cm.tput.steps.back().outcome == Outcome::Fail)
-                confirmFail = std::min(confirmFail.value_or(rate), rate);
+              // The run's last step at the rate (not one a child ran below it).
+              const SearchStep* atRate = nullptr;
+              for (const auto& st : cm.tput.steps)
+                if (std::abs(st.offeredRps - rate) <= rate * 1e-12) atRate = &st;
+              if (atRate) why = atRate->why;
+              if (atRate && atRate->outcome == Outcome::Fail) confirmFail = std::min(confirmFail.value_or(rate), rate);
             }
           }
           if (passes == kConfirmRuns) confirmedRps = rate;

@@ -97,11 +97,15 @@ void expectTheWinnerWasReMeasured(const json& sw) {
   EXPECT_EQ(sw["confirmation"]["variant"], winner);
   EXPECT_DOUBLE_EQ(sw["confirmation"]["search_best_rps"].get<double>(), top);
   EXPECT_TRUE(!sw["confirmation"]["runs"].empty() || sw["confirmation"].contains("why")) << sw["confirmation"].dump();
-  // Each confirmation run's outcome, by rate: a run is its last step (an
-  // inconclusive run is repeated within it).
+  // Each confirmation run's outcome, by the rate it confirms: a run is its
+  // last step at that rate (an inconclusive run is repeated within it; a
+  // child process's may go on below a rate it missed).
   std::map<double, std::map<int, std::string>> outcomes;
-  for (const auto& st : sw["confirmation"]["runs"])
-    outcomes[st["offered_rps"].get<double>()][st["confirm_run"].get<int>()] = st["outcome"].get<std::string>();
+  for (const auto& st : sw["confirmation"]["runs"]) {
+    const double rate = st["confirm_rps"].get<double>();
+    if (st["offered_rps"].get<double>() == rate)
+      outcomes[rate][st["confirm_run"].get<int>()] = st["outcome"].get<std::string>();
+  }
   auto allMet = [](const std::map<int, std::string>& runs) {
     if (runs.size() != 3) return false;
     for (const auto& [k, outcome] : runs)
