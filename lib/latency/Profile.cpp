@@ -391,6 +391,15 @@ struct SweepPoint {
   std::vector<double> passed;      ///< rates whose search run met the objectives, highest first
   std::optional<double> failAbove; ///< the lowest rate above `score` whose search run failed
   std::shared_ptr<Model> model;    ///< transformed model (null: the original)
+
+  /// Its search's evidence: the best rate, the rates passed, and the lowest
+  /// failed above the best.
+  void takeSearch(const ThroughputResult& t) {
+    score = t.bestRps;
+    passed = passedRates(t);
+    failAbove.reset();
+    if (const SearchStep* f = lowestFailAbove(t, score)) failAbove = f->offeredRps;
+  }
 };
 
 std::string tomlString(const std::string& s) {
@@ -767,8 +776,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
       SweepPoint base;
       base.v = {p.threads.intraOp, p.cfg.workers, p.cfg.maxBatch, "none"};
       const Measured& bm = measured[role];
-      base.score = bm.tput.bestRps;
-      if (const SearchStep* f = lowestFailAbove(bm.tput, base.score)) base.failAbove = f->offeredRps;
+      base.takeSearch(bm.tput);
       base.eligible = bm.tput.bestRps >= p.obj.minThroughputRps;
       base.j = {{"name", base.v.name()}, {"baseline", true}, {"throughput_rps", base.score}, {"eligible", base.eligible}};
       SweepPoint best = base;
@@ -815,12 +823,10 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         if (vm.tput.stoppedByTime) sweepStopped = true;
         // A variant's evidence is its search: the best rate is one whose run met
         // the P95, error and validity objectives; report that run's figures.
-        sp.score = vm.tput.bestRps;
+        sp.takeSearch(vm.tput);
         json bestRun = nullptr;
         for (const auto& st : vm.tput.steps)
           if (st.outcome == Outcome::Pass && st.offeredRps == sp.score) bestRun = st.run;
-        sp.passed = passedRates(vm.tput);
-        if (const SearchStep* f = lowestFailAbove(vm.tput, sp.score)) sp.failAbove = f->offeredRps;
         bool outputsOk = true;
         if (extra.contains("golden")) outputsOk = extra["golden"].value("acceptable", false);
         sp.eligible = outputsOk && sp.score >= p.obj.minThroughputRps;
@@ -866,9 +872,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           } else {
             CVGATE_TRY(applyThreadSettings({best.v.intra, p.threads.interOp}));
             ModelSut is(best.model ? best.model : model, &sutInputs, role + ":" + best.v.name() + " (rematch)");
-            SearchSettings once = withDeadline(p.search, p.cfg, variantsEnd);
-            once.doublingSteps = 0;
-            once.bisectSteps = 0;
+            SearchSettings once = withDeadline(oneRate(p.search), p.cfg, variantsEnd);
             once.challenge = true;
             CVGATE_TRY_ASSIGN(im, measureIfItFits(is, p, best.v.workers, best.v.maxBatch,
                                                   std::min(1.0, p.cfg.warmupMaxS), rate, once));
@@ -1039,9 +1043,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             continue;
           }
           if (t->stoppedByTime) sweepStopped = true;
-          sp.score = t->bestRps;
-          sp.passed = passedRates(*t);
-          if (const SearchStep* f = lowestFailAbove(*t, sp.score)) sp.failAbove = f->offeredRps;
+          sp.takeSearch(*t);
           sp.eligible = sp.score >= p.obj.minThroughputRps;
           sp.j["throughput_rps"] = sp.score;
           sp.j["search_runs"] = t->steps.size();
