@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "FixtureModels.h"
+#include "common/Sha256.h"
 #include "TempDir.h"
 #include "ToolRun.h"
 
@@ -77,7 +78,7 @@ void expectValidReport(TempDir& t, const std::string& report) {
 /// the highest throughput above the baseline's, of those the incumbent of
 /// the moment did not match in a rematch ("" when none beats it). It is
 /// always re-measured, whatever the repeat shows.
-void expectTheWinnerWasReMeasured(const json& sw) {
+void expectTheWinnerWasReMeasured(const json& sw, const std::string& subjectSha) {
   double top = sw["baseline_throughput_rps"].get<double>();
   std::string winner;
   for (const auto& v : sw["variants"]) {
@@ -97,6 +98,22 @@ void expectTheWinnerWasReMeasured(const json& sw) {
   EXPECT_EQ(sw["confirmation"]["variant"], winner);
   EXPECT_DOUBLE_EQ(sw["confirmation"]["search_best_rps"].get<double>(), top);
   EXPECT_TRUE(!sw["confirmation"]["runs"].empty() || sw["confirmation"].contains("why")) << sw["confirmation"].dump();
+  // Each run in a new process, as the gate runs a patch: on the archive the
+  // winner is (the subject's own, unless a transform made another).
+  EXPECT_NE(sw["confirmation"].value("measured_in", "").find("a new process per run"), std::string::npos)
+      << sw["confirmation"].dump();
+  bool ranOne = false;
+  for (const auto& st : sw["confirmation"]["runs"]) ranOne = ranOne || st["outcome"] != "error";
+  if (ranOne) {
+    std::string transform = "none";
+    for (const auto& v : sw["variants"])
+      if (v["name"] == winner) transform = v.value("transform", "none");
+    ASSERT_TRUE(sw["confirmation"]["archive_sha256"].is_string()) << sw["confirmation"].dump();
+    const std::string sha = sw["confirmation"]["archive_sha256"].get<std::string>();
+    EXPECT_EQ(sha.size(), 64u) << sha;
+    if (transform == "none") EXPECT_EQ(sha, subjectSha) << "the winner " << winner << " is the subject's own archive";
+    else EXPECT_NE(sha, subjectSha) << "the winner " << winner << " is a " << transform << " archive";
+  }
   // Each confirmation run's outcome, by the rate it confirms: a run is its
   // last step at that rate (an inconclusive run is repeated within it; a
   // child process's may go on below a rate it missed).
@@ -407,7 +424,7 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
   }
   for (const char* tr : {"frozen", "bf16", "int8-dynamic", "int8-static"}) EXPECT_TRUE(transforms.count(tr)) << tr;
   EXPECT_GE(challenged, 8) << "every variant measured in this process is a challenger";
-  expectTheWinnerWasReMeasured(sw);
+  expectTheWinnerWasReMeasured(sw, rep["subjects"]["current"]["sha256"].get<std::string>());
   expectTheSpeedupIsBracketed(sw);
   // The baseline's bracket is its throughput check's: the same search.
   for (const auto& c : rep["checks"])
@@ -426,6 +443,18 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
     EXPECT_NE(slurp(t.file("patch/current/patch.toml")).find("[latency]"), std::string::npos);
     EXPECT_GT(sw["best_throughput_rps"].get<double>(), sw["baseline_throughput_rps"].get<double>());
     EXPECT_DOUBLE_EQ(sw["best_throughput_rps"].get<double>(), sw["confirmation"]["confirmed_rps"].get<double>());
+    // A transform's patch ships the very archive its confirmation ran.
+    if (!sw["patch"]["archive"].is_null()) {
+      const std::string archive = sw["patch"]["archive"].get<std::string>();
+      ASSERT_TRUE(std::filesystem::exists(archive)) << archive;
+      auto sha = cvgate::sha256File(archive);
+      ASSERT_TRUE(sha.ok()) << sha.error().message();
+      EXPECT_EQ(*sha, sw["patch"]["archive_sha256"]) << sw["patch"].dump();
+      EXPECT_EQ(*sha, sw["confirmation"]["archive_sha256"]) << sw["confirmation"].dump();
+      EXPECT_NE(slurp(t.file("patch/current/patch.toml")).find(archive), std::string::npos);
+    } else {
+      EXPECT_TRUE(sw["patch"]["archive_sha256"].is_null()) << sw["patch"].dump();
+    }
   } else if (!sw["confirmation"].is_null()) {
     // Not confirmed, or confirmed only at a rate the baseline already meets.
     EXPECT_TRUE(!sw["confirmation"]["confirmed"].get<bool>() ||
@@ -507,7 +536,11 @@ TEST(ProfileLatencyE2e, SweepMeasuresInterOpThreadsInChildProcessesOnlyForAForki
                  "current = \"" + std::string(CVGATE_SOURCE_DIR) + "/tests/fixtures/forking-model.pt\"");
     std::ofstream(cfg) << text;
   }
-  ToolRun r = run(t, "--config " + cfg + " --sweep --no-profile --candidate none");
+  // Its own temporary directory: another test's sweep may have children of
+  // its own at the same moment.
+  std::filesystem::create_directories(t.file("tmp"));
+  ToolRun r = runTool("profile-latency", "--config " + cfg + " --sweep --no-profile --candidate none", t.path(), "",
+                      "TMPDIR='" + t.file("tmp") + "'");
   ASSERT_EQ(r.code, 0) << r.err;
   json rep = json::parse(r.out);
   const json& sw = rep["results"]["sweep"]["subjects"]["current"];
@@ -533,14 +566,13 @@ TEST(ProfileLatencyE2e, SweepMeasuresInterOpThreadsInChildProcessesOnlyForAForki
     }
   EXPECT_TRUE(staticListed);
   EXPECT_EQ(sw["inter_op"]["failed_runs"], 0);
-  expectTheWinnerWasReMeasured(sw);
+  expectTheWinnerWasReMeasured(sw, rep["subjects"]["current"]["sha256"].get<std::string>());
   expectTheSpeedupIsBracketed(sw);
   if (!sw["patch"].is_null() && sw["best"].get<std::string>().find("-inter") != std::string::npos) {
     EXPECT_NE(sw["patch"]["toml"].get<std::string>().find("inter_op_threads = "), std::string::npos);
   }
   // Nothing of the children is left behind.
-  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
-    EXPECT_EQ(e.path().filename().string().rfind("cvgate-interop-", 0), std::string::npos) << e.path();
+  for (const auto& e : std::filesystem::directory_iterator(t.file("tmp"))) ADD_FAILURE() << "left behind: " << e.path();
   expectValidReport(t, r.out);
 }
 
