@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <limits>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -49,6 +48,9 @@ struct Plan {
   TestSettings server;             ///< server settings of the main run
   SearchSettings search;
   ThreadSettings threads;
+  /// --one-rate: a miss at the offered rate ends the throughput judgement
+  /// there (no halving below it).
+  bool stopAtMiss = false;
 };
 
 json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
@@ -161,7 +163,9 @@ Expected<Measured> measure(SystemUnderTest& sut, const Plan& p, int workers, int
                               reuse ? &m.primary : nullptr, p.obj.confidence);
     m.searched = true;
   } else if (havePrimary && m.primary.settings.scenario == Scenario::Server) {
-    m.tput = searchThroughput(serverAt, m.primary.settings.offeredRps, p.obj.minThroughputRps, p.obj, oneRate(search),
+    SearchSettings one = oneRate(search);
+    one.challenge = p.stopAtMiss;
+    m.tput = searchThroughput(serverAt, m.primary.settings.offeredRps, p.obj.minThroughputRps, p.obj, one,
                               &m.primary, p.obj.confidence);
   }
   return m;
@@ -301,8 +305,9 @@ struct SweepVariant {
   }
 };
 
-/// A run of this very program in a child process, for what cannot change
-/// within a process (torch's inter-op thread count): its report, or why not.
+/// A run of this very program in a child process: for what cannot change
+/// within a process (torch's inter-op thread count), and for a sweep's
+/// confirmation, run as the gate will run the patch. Its report, or why not.
 /// The child gets /dev/null for stdin and stdout, its stderr goes to a file in
 /// `dir`, and it is sent SIGTERM if this process dies first.
 Expected<json> runChild(const std::vector<std::string>& args, const std::string& dir) {
@@ -505,6 +510,18 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
     return badInput("--transform " + o.transform +
                     " with a sweep (--sweep or [latency] sweep = true): the sweep tries every transform itself; "
                     "add --no-sweep");
+  if (o.oneRate) {
+    if (p.cfg.sweep)
+      return badInput("--one-rate with a sweep (--sweep or [latency] sweep = true): a sweep searches many rates; "
+                      "add --no-sweep");
+    if (o.search && *o.search) return badInput("--one-rate with --search: expected at most one");
+    // The offered rate only, every run of it (a repeat too) as long as the
+    // gate's, and a miss ends it: what a sweep's confirmation run is.
+    p.cfg.searchThroughput = false;
+    p.cfg.searchDurationS = p.cfg.durationS;
+    p.cfg.searchMinSamples = p.cfg.minSamples;
+    p.stopAtMiss = true;
+  }
   if (o.profileOperators) p.cfg.profileOperators = *o.profileOperators;
   if (!o.chromeTrace.empty()) p.cfg.chromeTrace = o.chromeTrace;
   CVGATE_TRY_ASSIGN(scen, parseScenarios(p.cfg.scenario));
@@ -555,7 +572,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   res["settings"] = {{"scenarios", [&] { json a = json::array(); for (auto s : p.scenarios) a.push_back(toString(s)); return a; }()},
                      {"primary_scenario", toString(std::find(p.scenarios.begin(), p.scenarios.end(), Scenario::Server) != p.scenarios.end() ? Scenario::Server : p.scenarios.front())},
                      {"offered_rps", p.cfg.offeredRps}, {"operating_point", operatingPoint},
-                     {"duration_s", p.cfg.durationS},
+                     {"duration_s", p.cfg.durationS}, {"one_rate", p.stopAtMiss},
                      {"min_samples", p.cfg.minSamples}, {"workers", p.cfg.workers}, {"max_batch", p.cfg.maxBatch},
                      {"batch_window_ms", p.cfg.batchWindowMs}, {"deadline_ms", p.cfg.deadlineMs},
                      {"max_issue_delay_ms", p.cfg.maxIssueDelayMs}, {"search_throughput", p.cfg.searchThroughput},
@@ -925,6 +942,9 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         if (t != "int8-static") var = makeVariant(*model, t);
         else if (!calibWhy.empty()) var.unavailable = calibWhy;
         else var = makeStaticInt8(*model, calibImages, ctx.config.runtime.batchSize);
+        // As an archive can carry it: the confirmation runs it from one, and
+        // a patch ships one.
+        var = shippableVariant(std::move(var), *model, t);
         if (!var.model) {
           SweepPoint sp;
           sp.v = v;
@@ -982,14 +1002,14 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         const std::string archive = mdl ? dir + "/" + v.transform + ".pt" : model->path();
         if (mdl && !fs::exists(archive)) CVGATE_TRY(mdl->save(archive));
         CVGATE_TRY_ASSIGN(sha, sha256File(archive));
-        childArchive = archive;
-        childSha = sha;
-        // The same protocol as an in-process variant: its first run is a
-        // search run (search_duration_s), at the rate given to the digit.
+        // Its first run is as long as plan's search runs (the gate's, for a
+        // confirmation), at the rate given to the digit.
         char rateText[64];
         std::snprintf(rateText, sizeof rateText, "%.17g", rate);
         const double leftS = secondsLeft(deadline);  // after the archive's save and hash
         if (leftS < childNeedS(plan.cfg, rate)) return outOfTime();
+        childArchive = archive;
+        childSha = sha;
         CVGATE_TRY_ASSIGN(childRep, runChild({"--config", resolveConfigPath(ctx.options.config), "--state-dir",
                                               dir + "/state", "--cycle", ctx.cycleId, "--current", archive,
                                               "--current-sha256", sha, "--candidate", "none", "--scenario",
@@ -999,7 +1019,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                                               std::to_string(v.workers), "--max-batch", std::to_string(v.maxBatch),
                                               "--intra-op-threads", std::to_string(v.intra), "--inter-op-threads",
                                               std::to_string(v.inter > 0 ? v.inter : p.threads.interOp), "--no-profile", "--no-sweep", "-q",
-                                              "--time-budget", fmtNum(leftS, 3), search ? "--search" : "--no-search"},
+                                              "--time-budget", fmtNum(leftS, 3), search ? "--search" : "--one-rate"},
                                              dir));
         const json tp = childRep["results"]["subjects"].value("current", json::object()).value("throughput", json());
         if (!tp.is_object()) return internalError("child profile-latency: no throughput in its report");
@@ -1123,6 +1143,13 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
               if (std::abs(st.offeredRps - rate) <= rate * 1e-12) atRate = &st;
             const bool met = atRate && atRate->outcome == Outcome::Pass;
             const bool failed = atRate && atRate->outcome == Outcome::Fail;
+            if (!met && !failed && !ctp.stoppedByTime && (!atRate || atRate->outcome == Outcome::Error)) {
+              // The run itself failed to run: nothing said of the rate.
+              stoppedBy = "error";
+              why = "run " + std::to_string(attempt + 1) + " at " + fmtNum(rate, 1) + "/s did not run: " +
+                    (atRate ? atRate->why : std::string("the child process ran nothing at the rate"));
+              break;
+            }
             if (!met && !failed && ctp.stoppedByTime) {
               // Not run, or an inconclusive run whose repeat did not fit:
               // neither a pass nor a miss.
@@ -1138,7 +1165,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
               ++passes;
             } else {
               ++misses;
-              why = atRate ? atRate->why : "the child process ran nothing at the rate";
+              why = atRate->why;
               if (failed) confirmFail = std::min(confirmFail.value_or(rate), rate);
             }
           }
@@ -1228,11 +1255,18 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           CVGATE_TRY(ensureDir(o.patchOut + "/" + role));
           archive = fs::absolute(o.patchOut + "/" + role + "/" + model->manifest().name + "-" + best.v.transform + ".pt").string();
           // The very bytes the confirmation's processes ran, not a second save.
-          CVGATE_TRY_ASSIGN(bytes, readFile(childArchive, std::numeric_limits<std::uint64_t>::max()));
+          std::error_code ec;
+          const auto size = fs::file_size(childArchive, ec);
+          if (ec) return internalError("'" + childArchive + "': the confirmed archive: " + ec.message());
+          CVGATE_TRY_ASSIGN(bytes, readFile(childArchive, size));
           CVGATE_TRY(writeOutputFile(archive, bytes));
           CVGATE_TRY_ASSIGN(sha, sha256File(archive));
+          if (sha != childSha)
+            return internalError("'" + archive + "': sha256 " + sha + " after the copy, but the confirmation ran " +
+                                 childSha);
           archiveSha = sha;
-          toml << "\n[models]\n" << role << " = " << tomlString(archive) << "\n";
+          toml << "\n[models]\n" << role << " = " << tomlString(archive) << "\n"
+               << role << "_sha256 = " << tomlString(sha) << "\n";
         } else if (best.model) {
           toml << "\n# the model changed (" << best.v.transform << "): use --patch-out DIR to write its archive\n";
         }

@@ -31,6 +31,9 @@ struct ProfileOptions {
   std::string patchOut;                    ///< --patch-out DIR
   std::string transform;                   ///< --transform NAME: measure each subject as this variant
   bool noop = false;                       ///< --noop: measure the generator on a no-op SUT
+  /// --one-rate: judge the offered rate only, in gate-length runs (repeats
+  /// too), and stop at a miss (nothing below it is run).
+  bool oneRate = false;
 };
 
 /// Validate the options against the config (an unknown scenario, a rate

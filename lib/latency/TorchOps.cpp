@@ -315,6 +315,52 @@ Variant makeVariant(const Model& base, const std::string& transform) {
   return v;
 }
 
+namespace {
+/// "" when `m` saves and loads back, else what the save or the load said.
+std::string reloadProblem(const torch::jit::Module& m) {
+  try {
+    std::stringstream bytes;
+    m.save(bytes);
+    bytes.seekg(0);
+    torch::jit::Module back = torch::jit::load(bytes);
+    return "";
+  } catch (const std::exception& e) {
+    return firstLine(e);
+  }
+}
+}  // namespace
+
+Variant shippableVariant(Variant v, const Model& base, const std::string& transform) {
+  if (!v.model) return v;
+  const std::string why = reloadProblem(v.model->impl().module);
+  if (why.empty()) return v;
+  if (transform != "frozen") {
+    Variant none;
+    none.unavailable = transform + ": its archive does not load back (" + why + "), so no patch could ship it";
+    return none;
+  }
+  Variant f;
+  try {
+    const ModelImpl& impl = base.impl();
+    torch::jit::Module m = impl.module.clone();
+    m.eval();
+    torch::jit::Module frozen = torch::jit::freeze(m);
+    const std::string again = reloadProblem(frozen);
+    if (!again.empty()) {
+      f.unavailable = "frozen: its archive does not load back, with optimize_for_inference (" + why +
+                      ") or without (" + again + ")";
+      return f;
+    }
+    f.model = wrapModule(frozen, impl.manifest, "", "");
+    f.note = "torch::jit::freeze alone: the graph torch::jit::optimize_for_inference makes of this model does not "
+             "load back from an archive (" + why + "), and a patch ships an archive";
+  } catch (const std::exception& e) {
+    f.model.reset();
+    f.unavailable = "frozen failed: " + firstLine(e);
+  }
+  return f;
+}
+
 Expected<OperatorProfile> profileOperators(const Model& model, const std::vector<Image>& images,
                                            int batch, int iterations, std::size_t topN,
                                            bool chromeTrace) {

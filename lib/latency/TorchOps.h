@@ -43,6 +43,16 @@ Variant makeVariant(const Model& base, const std::string& transform);
 /// convolution or linear layer, or a graph the passes cannot convert.
 Variant makeStaticInt8(const Model& base, const std::vector<Image>& calibration, int batch);
 
+/// The variant as an archive can carry it: a sweep's patch ships one, and its
+/// confirmation runs it from one in a new process. PyTorch does not serialise
+/// every graph optimize_for_inference makes (it saves, then fails to load:
+/// "required keyword attribute 'value' is undefined", pytorch#62706), so a
+/// "frozen" variant whose archive does not load back is made again with
+/// torch::jit::freeze alone, its note saying so; any other that does not load
+/// back is unavailable, with why. A variant that loads back is returned as
+/// it is.
+Variant shippableVariant(Variant v, const Model& base, const std::string& transform);
+
 /// How many prim::fork nodes the model's forward has (submodules inlined):
 /// the only work libtorch's inter-op thread pool runs for a TorchScript
 /// model. -1 when the graph cannot be read.

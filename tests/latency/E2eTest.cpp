@@ -103,7 +103,11 @@ void expectTheWinnerWasReMeasured(const json& sw, const std::string& subjectSha)
   EXPECT_NE(sw["confirmation"].value("measured_in", "").find("a new process per run"), std::string::npos)
       << sw["confirmation"].dump();
   bool ranOne = false;
-  for (const auto& st : sw["confirmation"]["runs"]) ranOne = ranOne || st["outcome"] != "error";
+  for (const auto& st : sw["confirmation"]["runs"]) {
+    ranOne = ranOne || st["outcome"] != "error";
+    // One rate per run (--one-rate): a miss ends it, nothing below is run.
+    EXPECT_EQ(st["offered_rps"], st["confirm_rps"]) << sw["confirmation"].dump();
+  }
   if (ranOne) {
     std::string transform = "none";
     for (const auto& v : sw["variants"])
@@ -328,6 +332,35 @@ TEST(ProfileLatencyE2e, ThrowingModelIsAnErrorRateNotACrash) {
   EXPECT_DOUBLE_EQ((*c)["value"].get<double>(), 1.0);
   EXPECT_GT(rep["results"]["subjects"]["current"]["scenarios"]["server"]["error_kinds"]["exception"].get<int>(), 0);
   EXPECT_EQ((*findCheck(rep, "latency.throughput", "current"))["status"], "fail");
+}
+
+// --one-rate judges the offered rate only and stops at a miss: a slow
+// model saturated at 500/s is not halved below it (--no-search would go on
+// to say what it sustains), and a fast one is not doubled above it. It is
+// how the sweep confirms its winner, in a new process per run.
+TEST(ProfileLatencyE2e, OneRateJudgesTheOfferedRateOnlyAndStopsAtAMiss) {
+  TempDir t;
+  std::string cfg = setup(t, "slow", "linear");
+  ToolRun r = run(t, "--config " + cfg + " --no-profile --no-sweep --one-rate --out " + t.file("rep.json"));
+  ASSERT_EQ(r.code, 10) << r.err;
+  json rep = json::parse(slurp(t.file("rep.json")));
+  EXPECT_EQ(rep["results"]["settings"]["one_rate"], true);
+  for (const char* s : {"current", "candidate"}) {
+    const json& tp = rep["results"]["subjects"][s]["throughput"];
+    ASSERT_FALSE(tp["steps"].empty()) << s << ": " << tp.dump();
+    for (const auto& st : tp["steps"]) EXPECT_EQ(st["offered_rps"], 500.0) << s << ": " << tp.dump();
+  }
+  const json& slow = rep["results"]["subjects"]["current"]["throughput"];
+  EXPECT_EQ(slow["steps"].back()["outcome"], "fail") << slow.dump();
+  EXPECT_EQ(slow["best_rps"], 0.0) << slow.dump();
+  // A miss above the objective (100/s) says nothing of the objective itself.
+  EXPECT_EQ((*findCheck(rep, "latency.throughput", "current"))["status"], "inconclusive");
+  const json& fast = rep["results"]["subjects"]["candidate"]["throughput"];
+  EXPECT_EQ(fast["steps"].back()["outcome"], "pass") << fast.dump();
+  EXPECT_EQ(fast["best_rps"], 500.0) << fast.dump();
+  expectValidReport(t, slurp(t.file("rep.json")));
+  expectOneLineError(run(t, "--config " + cfg + " --no-profile --one-rate --search"), "--one-rate with --search");
+  expectOneLineError(run(t, "--config " + cfg + " --no-profile --one-rate --sweep"), "--one-rate with a sweep");
 }
 
 TEST(ProfileLatencyE2e, NanModelIsAnErrorRateNotACrash) {

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--time-budget", budget, "seconds this run may take: the searches and the sweep start no run that would not end in time (default: [latency] time_budget_s; 0 there: 80 % of [heartbeat] profile_latency_timeout_s)");
   app.add_flag("--search", search, "search for the highest rate meeting the objectives (default: [latency] search_throughput, on)");
   app.add_flag("--no-search", noSearch, "no throughput search: judge throughput at the offered rate only");
+  app.add_flag("--one-rate", o.oneRate,
+               "server: judge the offered rate only, every run of it (a repeat too) as long as the gate's, and stop "
+               "at a miss, running nothing below it (how the sweep confirms its winner, in a new process per run)");
   app.add_flag("--sweep", sweep, "sweep threads, batch size and model transforms; emit the best as a patch");
   app.add_flag("--no-sweep", noSweep, "no sweep, whatever [latency] sweep says");
   app.add_option("--intra-op-threads", intraOp, "torch intra-op threads for this run (default: [runtime] intra_op_threads)");
