@@ -496,6 +496,11 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
     p.cfg.offeredRps = *o.offeredRps;
   }
   if (o.durationS) p.cfg.durationS = *o.durationS;
+  if (o.minSamples) {
+    if (*o.minSamples < 1)
+      return badInput("--min-samples '" + std::to_string(*o.minSamples) + "': expected at least 1 request");
+    p.cfg.minSamples = *o.minSamples;
+  }
   if (o.timeBudgetS) {
     if (!(*o.timeBudgetS > 0) || !std::isfinite(*o.timeBudgetS))
       return badInput("--time-budget '" + fmtNum(*o.timeBudgetS) + "': expected a positive number of seconds");
@@ -526,6 +531,9 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
   if (!o.chromeTrace.empty()) p.cfg.chromeTrace = o.chromeTrace;
   CVGATE_TRY_ASSIGN(scen, parseScenarios(p.cfg.scenario));
   p.scenarios = scen;
+  if (o.oneRate && std::find(scen.begin(), scen.end(), Scenario::Server) == scen.end())
+    return badInput("--one-rate with scenario '" + p.cfg.scenario +
+                    "': it judges the server scenario's offered rate; expected server or all");
   // The gate run is at the operating point: the rate the throughput objective
   // promises. Production is judged there (DESIGN.md section 6), not at a rate
   // it never has to serve; the search above it measures capacity apart.
@@ -1014,7 +1022,8 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
                                               dir + "/state", "--cycle", ctx.cycleId, "--current", archive,
                                               "--current-sha256", sha, "--candidate", "none", "--scenario",
                                               "server", "--offered-rps", rateText, "--duration",
-                                              fmtNum(plan.cfg.searchDurationS, 6), "--batch-window-ms",
+                                              fmtNum(plan.cfg.searchDurationS, 6), "--min-samples",
+                                              std::to_string(plan.cfg.searchMinSamples), "--batch-window-ms",
                                               fmtNum(p.cfg.batchWindowMs, 6), "--workers",
                                               std::to_string(v.workers), "--max-batch", std::to_string(v.maxBatch),
                                               "--intra-op-threads", std::to_string(v.intra), "--inter-op-threads",
@@ -1130,7 +1139,7 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
             // temporary reads freed memory (ASan found it here).
             json confirmSteps = toJson(ctp)["steps"];
             // Each step says which rate it confirms and in which run (the
-            // child's gate run may go on below a rate it missed).
+            // child's run is at that rate only: --one-rate).
             for (auto st : confirmSteps) {
               st["confirm_rps"] = rate;
               st["confirm_run"] = attempt + 1;
@@ -1254,19 +1263,25 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
         if (best.model && !o.patchOut.empty()) {
           CVGATE_TRY(ensureDir(o.patchOut + "/" + role));
           archive = fs::absolute(o.patchOut + "/" + role + "/" + model->manifest().name + "-" + best.v.transform + ".pt").string();
-          // The very bytes the confirmation's processes ran, not a second save.
+          // The very bytes the confirmation's processes ran, not a second
+          // save: copied beside the target, checked, renamed over it.
+          const std::string part = archive + ".part";
           std::error_code ec;
-          const auto size = fs::file_size(childArchive, ec);
-          if (ec) return internalError("'" + childArchive + "': the confirmed archive: " + ec.message());
-          CVGATE_TRY_ASSIGN(bytes, readFile(childArchive, size));
-          CVGATE_TRY(writeOutputFile(archive, bytes));
-          CVGATE_TRY_ASSIGN(sha, sha256File(archive));
-          if (sha != childSha)
-            return internalError("'" + archive + "': sha256 " + sha + " after the copy, but the confirmation ran " +
-                                 childSha);
-          archiveSha = sha;
+          fs::copy_file(childArchive, part, fs::copy_options::overwrite_existing, ec);
+          if (ec) return internalError("'" + part + "': cannot copy the confirmed archive: " + ec.message());
+          auto sha = sha256File(part);
+          std::string copyError;
+          if (!sha.ok()) copyError = sha.error().message();
+          else if (*sha != childSha) copyError = "sha256 " + *sha + " after the copy, but the confirmation ran " + childSha;
+          else fs::rename(part, archive, ec);
+          if (copyError.empty() && ec) copyError = "cannot rename '" + part + "' to it: " + ec.message();
+          if (!copyError.empty()) {
+            fs::remove(part, ec);
+            return internalError("'" + archive + "': " + copyError);
+          }
+          archiveSha = *sha;
           toml << "\n[models]\n" << role << " = " << tomlString(archive) << "\n"
-               << role << "_sha256 = " << tomlString(sha) << "\n";
+               << role << "_sha256 = " << tomlString(archiveSha) << "\n";
         } else if (best.model) {
           toml << "\n# the model changed (" << best.v.transform << "): use --patch-out DIR to write its archive\n";
         }

@@ -18,6 +18,7 @@ struct ProfileOptions {
   std::optional<std::string> scenario;     ///< --scenario
   std::optional<double> offeredRps;        ///< --offered-rps
   std::optional<double> durationS;         ///< --duration
+  std::optional<std::int64_t> minSamples;  ///< --min-samples
   std::optional<int> workers;              ///< --workers
   std::optional<int> maxBatch;             ///< --max-batch
   std::optional<double> batchWindowMs;     ///< --batch-window-ms

@@ -316,23 +316,19 @@ Variant makeVariant(const Model& base, const std::string& transform) {
 }
 
 namespace {
-/// "" when `m` saves and loads back, else what the save or the load said.
-std::string reloadProblem(const torch::jit::Module& m) {
-  try {
-    std::stringstream bytes;
-    m.save(bytes);
-    bytes.seekg(0);
-    torch::jit::Module back = torch::jit::load(bytes);
-    return "";
-  } catch (const std::exception& e) {
-    return firstLine(e);
-  }
+/// "" when `m` loads back from the bytes it saves (those save() writes, by
+/// the path Model::load reads them), else what the save or the load said.
+std::string reloadProblem(const Model& m, const std::string& transform) {
+  auto bytes = m.archiveBytes();
+  if (!bytes.ok()) return bytes.error().message();
+  auto back = Model::fromBytes(*bytes, "the " + transform + " variant's archive");
+  return back.ok() ? std::string() : back.error().message();
 }
 }  // namespace
 
 Variant shippableVariant(Variant v, const Model& base, const std::string& transform) {
   if (!v.model) return v;
-  const std::string why = reloadProblem(v.model->impl().module);
+  const std::string why = reloadProblem(*v.model, transform);
   if (why.empty()) return v;
   if (transform != "frozen") {
     Variant none;
@@ -345,13 +341,14 @@ Variant shippableVariant(Variant v, const Model& base, const std::string& transf
     torch::jit::Module m = impl.module.clone();
     m.eval();
     torch::jit::Module frozen = torch::jit::freeze(m);
-    const std::string again = reloadProblem(frozen);
+    f.model = wrapModule(frozen, impl.manifest, "", "");
+    const std::string again = reloadProblem(*f.model, transform);
     if (!again.empty()) {
+      f.model.reset();
       f.unavailable = "frozen: its archive does not load back, with optimize_for_inference (" + why +
                       ") or without (" + again + ")";
       return f;
     }
-    f.model = wrapModule(frozen, impl.manifest, "", "");
     f.note = "torch::jit::freeze alone: the graph torch::jit::optimize_for_inference makes of this model does not "
              "load back from an archive (" + why + "), and a patch ships an archive";
   } catch (const std::exception& e) {

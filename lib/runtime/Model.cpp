@@ -226,15 +226,21 @@ std::vector<Prediction> Model::forward(const InputBatch& batch, std::size_t n, S
   return forwardBatch(*impl_, rows, [&] { return n == batch.capacity_ ? t : t.narrow(0, 0, rows); }, times);
 }
 
-Status Model::save(const std::string& path) const {
+Expected<std::string> Model::archiveBytes() const {
   torch::jit::ExtraFilesMap extra{{kManifestExtraFile, toJson(impl_->manifest).dump(2)}};
   std::ostringstream bytes;
   try {
     impl_->module.save(bytes, extra);
   } catch (const std::exception& e) {
-    return internalError("'" + path + "': cannot save model: " + std::string(e.what()).substr(0, 200));
+    return internalError("cannot save model '" + impl_->manifest.name + "': " + std::string(e.what()).substr(0, 200));
   }
-  return writeOutputFile(path, bytes.str());
+  return bytes.str();
+}
+
+Status Model::save(const std::string& path) const {
+  auto bytes = archiveBytes();
+  if (!bytes.ok()) return internalError("'" + path + "': " + bytes.error().message());
+  return writeOutputFile(path, *bytes);
 }
 
 std::vector<Prediction> runPipeline(const Model& model, const std::vector<const Image*>& images,

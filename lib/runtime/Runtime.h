@@ -96,6 +96,8 @@ class Model {
 
   /// Save a copy of this model (same manifest embedded) to `path`.
   Status save(const std::string& path) const;
+  /// The bytes save() writes.
+  Expected<std::string> archiveBytes() const;
 
   ModelImpl& impl() const { return *impl_; }
   explicit Model(std::unique_ptr<ModelImpl> impl);

@@ -174,7 +174,9 @@ TEST(EvalComplianceLayouts, IdxImageFolderAndListGiveTheSameReport) {
       ++sliceChecks;
       EXPECT_EQ(c["severity"], "minor") << "not gated by default";
     }
-    if (id == "compliance.slices") EXPECT_EQ(c["status"], "pass") << c.dump();
+    if (id == "compliance.slices") {
+      EXPECT_EQ(c["status"], "pass") << c.dump();
+    }
   }
   EXPECT_EQ(sliceChecks, 3);
   const std::string v = validateSchema(t.file("list.json"));

@@ -115,12 +115,15 @@ void expectTheWinnerWasReMeasured(const json& sw, const std::string& subjectSha)
     ASSERT_TRUE(sw["confirmation"]["archive_sha256"].is_string()) << sw["confirmation"].dump();
     const std::string sha = sw["confirmation"]["archive_sha256"].get<std::string>();
     EXPECT_EQ(sha.size(), 64u) << sha;
-    if (transform == "none") EXPECT_EQ(sha, subjectSha) << "the winner " << winner << " is the subject's own archive";
-    else EXPECT_NE(sha, subjectSha) << "the winner " << winner << " is a " << transform << " archive";
+    if (transform == "none") {
+      EXPECT_EQ(sha, subjectSha) << "the winner " << winner << " is the subject's own archive";
+    } else {
+      EXPECT_NE(sha, subjectSha) << "the winner " << winner << " is a " << transform << " archive";
+    }
   }
   // Each confirmation run's outcome, by the rate it confirms: a run is its
   // last step at that rate (an inconclusive run is repeated within it; a
-  // child process's may go on below a rate it missed).
+  // child process runs that rate only: --one-rate).
   std::map<double, std::map<int, std::string>> outcomes;
   for (const auto& st : sw["confirmation"]["runs"]) {
     const double rate = st["confirm_rps"].get<double>();
@@ -361,6 +364,17 @@ TEST(ProfileLatencyE2e, OneRateJudgesTheOfferedRateOnlyAndStopsAtAMiss) {
   expectValidReport(t, slurp(t.file("rep.json")));
   expectOneLineError(run(t, "--config " + cfg + " --no-profile --one-rate --search"), "--one-rate with --search");
   expectOneLineError(run(t, "--config " + cfg + " --no-profile --one-rate --sweep"), "--one-rate with a sweep");
+  expectOneLineError(run(t, "--config " + cfg + " --no-profile --one-rate --scenario offline"),
+                     "--one-rate with scenario 'offline'");
+  expectOneLineError(run(t, "--config " + cfg + " --no-profile --min-samples 0"), "--min-samples '0'");
+  // --min-samples sets the runs' floor (the sweep's children get theirs so).
+  ToolRun m = run(t, "--config " + cfg + " --no-profile --one-rate --candidate none --current " + t.file("candidate.pt") +
+                         " --min-samples 400 --out " + t.file("m.json"));
+  ASSERT_EQ(m.code, 0) << m.err;
+  json mr = json::parse(slurp(t.file("m.json")));
+  EXPECT_EQ(mr["results"]["settings"]["min_samples"], 400);
+  for (const auto& st : mr["results"]["subjects"]["current"]["throughput"]["steps"])
+    EXPECT_GE(st["run"]["samples"].get<int>(), 400) << st.dump();
 }
 
 TEST(ProfileLatencyE2e, NanModelIsAnErrorRateNotACrash) {
@@ -393,6 +407,8 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
     std::string text = slurp(cfg);
     text.replace(text.find("search_steps = 1"), 16, "search_steps = 0");
     text.replace(text.find("offered_rps = 500.0"), 19, "offered_rps = 1000.0");
+    // Gate runs twice as long as search runs: the confirmation's are the gate's.
+    text.replace(text.find("duration_s = 0.3\n"), 17, "duration_s = 0.6\n");
     // Static int8 calibrates on the training split, never on [dataset] (t10k).
     text += "[calibration]\nimages = \"/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\"\n"
             "labels = \"/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz\"\nlimit = 400\ncount = 100\n"
@@ -459,6 +475,14 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
   EXPECT_GE(challenged, 8) << "every variant measured in this process is a challenger";
   expectTheWinnerWasReMeasured(sw, rep["subjects"]["current"]["sha256"].get<std::string>());
   expectTheSpeedupIsBracketed(sw);
+  // Every confirmation run, a repeat too, is as long as the gate's (0.6 s,
+  // at least 320 requests), not a search run's (0.3 s).
+  if (sw["confirmation"].is_object())
+    for (const auto& st : sw["confirmation"]["runs"])
+      if (st["outcome"] == "pass") {
+        const double rate = st["offered_rps"].get<double>();
+        EXPECT_GE(st["run"]["samples"].get<double>(), std::max(320.0, 0.8 * 0.6 * rate)) << st.dump();
+      }
   // The baseline's bracket is its throughput check's: the same search.
   for (const auto& c : rep["checks"])
     if (c.value("id", "") == "latency.throughput" && c.value("subject", "") == "current") {
@@ -485,6 +509,8 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
       EXPECT_EQ(*sha, sw["patch"]["archive_sha256"]) << sw["patch"].dump();
       EXPECT_EQ(*sha, sw["confirmation"]["archive_sha256"]) << sw["confirmation"].dump();
       EXPECT_NE(slurp(t.file("patch/current/patch.toml")).find(archive), std::string::npos);
+      EXPECT_NE(slurp(t.file("patch/current/patch.toml")).find("current_sha256 = \"" + *sha + "\""), std::string::npos)
+          << slurp(t.file("patch/current/patch.toml"));
     } else {
       EXPECT_TRUE(sw["patch"]["archive_sha256"].is_null()) << sw["patch"].dump();
     }

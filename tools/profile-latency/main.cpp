@@ -30,17 +30,19 @@ int main(int argc, char** argv) {
   std::string scenario;
   double rate = 0, duration = 0, window = 0, budget = 0;
   int workers = 0, maxBatch = 0;
+  std::int64_t minSamples = 0;
   int intraOp = 0, interOp = 0;
   bool search = false, noSearch = false, sweep = false, noSweep = false, noProfile = false, gemm = false;
   app.add_option("--scenario", scenario, "single-stream, server, offline or all (default: [latency] scenario, server)");
   app.add_option("--offered-rps", rate, "server: offered Poisson arrival rate of the gate run, requests/s (default: [latency] offered_rps; 0 or unset: objectives.min_throughput_rps, the operating point decide judges production at)");
   app.add_option("--duration", duration, "seconds per measured run (default: [latency] duration_s, 4)");
+  app.add_option("--min-samples", minSamples, "requests per measured run, at least: a run goes on past --duration until it has them (default: [latency] min_samples)");
   app.add_option("--workers", workers, "server/offline: worker threads (default: [latency] workers, 2)");
   app.add_option("--max-batch", maxBatch, "server/offline: largest dynamic batch (default: [latency] max_batch, 8)");
   app.add_option("--batch-window-ms", window, "server: wait this long to fill a batch (default: [latency] batch_window_ms, 2)");
   app.add_option("--time-budget", budget, "seconds this run may take: the searches and the sweep start no run that would not end in time (default: [latency] time_budget_s; 0 there: 80 % of [heartbeat] profile_latency_timeout_s)");
   app.add_flag("--search", search, "search for the highest rate meeting the objectives (default: [latency] search_throughput, on)");
-  app.add_flag("--no-search", noSearch, "no throughput search: judge throughput at the offered rate only");
+  app.add_flag("--no-search", noSearch, "no throughput search: judge throughput at the offered rate (after a saturated or queueing miss there, lower rates are halved down to say what is sustained; --one-rate stops at the miss)");
   app.add_flag("--one-rate", o.oneRate,
                "server: judge the offered rate only, every run of it (a repeat too) as long as the gate's, and stop "
                "at a miss, running nothing below it (how the sweep confirms its winner, in a new process per run)");
@@ -52,8 +54,10 @@ int main(int argc, char** argv) {
   app.add_option("--chrome-trace", o.chromeTrace, "also write a Chrome trace of the forward pass here (one process per subject)");
   app.add_option("--patch-out", o.patchOut, "with --sweep: write <DIR>/<subject>/patch.toml and any optimised archive");
   app.add_option("--transform", o.transform,
-                 "measure each subject as this variant of itself, as the sweep makes it: frozen, bf16, int8-dynamic, "
-                 "int8-static (calibrated on [calibration]); said in results.transform, never with --publish")
+                 "measure each subject as this variant of itself, as the sweep makes it: frozen (freeze + "
+                 "optimize_for_inference, even where the sweep, which ships an archive, must freeze alone), bf16, "
+                 "int8-dynamic, int8-static (calibrated on [calibration]); said in results.transform, never with "
+                 "--publish")
       ->check(CLI::IsMember({"frozen", "bf16", "int8-dynamic", "int8-static"}));
   app.add_flag("--noop", o.noop, "measure the load generator's own overhead on a no-op system under test");
   app.add_flag("--gemm-bench", gemm, "print the single-core float32 GEMM GFLOP/s of this machine (roofline) and exit");
@@ -67,6 +71,7 @@ int main(int argc, char** argv) {
     if (app.count("--scenario")) o.scenario = scenario;
     if (app.count("--offered-rps")) o.offeredRps = rate;
     if (app.count("--duration")) o.durationS = duration;
+    if (app.count("--min-samples")) o.minSamples = minSamples;
     if (app.count("--workers")) o.workers = workers;
     if (app.count("--max-batch")) o.maxBatch = maxBatch;
     if (app.count("--batch-window-ms")) o.batchWindowMs = window;
