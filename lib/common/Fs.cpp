@@ -12,11 +12,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <thread>
 
 #include "common/Limits.h"
+#include "common/Sha256.h"
 
 namespace cvgate {
 
@@ -71,8 +73,13 @@ bool writeAll(int fd, const std::string& content) {
   return true;
 }
 
-/// Temp file beside `path`, fsync, rename over it, fsync the directory.
-Status replaceAtomically(const std::string& path, const std::string& content) {
+/// Fills a temporary file (open for writing as `fd`, named `tmp`) before it
+/// is renamed into place; an error keeps the old file.
+using FillFn = std::function<Status(int fd, const std::string& tmp)>;
+
+/// Temp file beside `path`, filled by `fill`, fsync, rename over it, fsync
+/// the directory. The temp file is removed on any failure.
+Status replaceAtomicallyWith(const std::string& path, const FillFn& fill) {
   fs::path p(path);
   std::string dir = p.parent_path().string();
   CVGATE_TRY(ensureDir(dir));
@@ -87,13 +94,24 @@ Status replaceAtomically(const std::string& path, const std::string& content) {
     ::unlink(tmp.c_str());
     return writeError("'" + path + "': " + what, err);
   };
-  if (!writeAll(fd, content)) return fail("write failed");
+  if (Status st = fill(fd, tmp); !st.ok()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return st;
+  }
   if (::fsync(fd) != 0) return fail("fsync failed");
   const int closed = ::close(fd);
   fd = -1;
   if (closed != 0) return fail("close failed");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename failed");
   return fsyncDir(dir.empty() ? "." : dir);
+}
+
+Status replaceAtomically(const std::string& path, const std::string& content) {
+  return replaceAtomicallyWith(path, [&](int fd, const std::string&) -> Status {
+    if (!writeAll(fd, content)) return writeError("'" + path + "': write failed", errno);
+    return okStatus();
+  });
 }
 
 /// Open a FIFO for writing, waiting up to `waitS` for a reader (an open
@@ -258,6 +276,51 @@ Status writeOutputFile(const std::string& path, const std::string& content) {
   if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
     return writeThrough(target, st.st_mode, content);
   return badInput("'" + target + "': " + kindOf(st.st_mode) + ", cannot write a report there");
+}
+
+Status copyOutputFile(const std::string& from, const std::string& to, const std::string& expectedSha256) {
+  if (to.empty() || to == "-") return badInput("output path '" + to + "': expected a file");
+  std::string target = to;
+  struct stat st {};
+  if (::lstat(to.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    std::error_code ec;
+    fs::path resolved = fs::weakly_canonical(fs::path(to), ec);
+    if (ec) return badInput("'" + to + "': cannot resolve the symlink: " + ec.message());
+    target = resolved.string();
+  }
+  if (::lstat(target.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) return badInput("'" + target + "': " + kindOf(st.st_mode) + ", cannot copy a file there");
+    if (::access(target.c_str(), W_OK) != 0) return badInput("'" + target + "': not writable: " + errnoText());
+  } else if (errno != ENOENT) {
+    return badInput("'" + target + "': " + errnoText());
+  }
+  return replaceAtomicallyWith(target, [&](int fd, const std::string& tmp) -> Status {
+    CVGATE_TRY_ASSIGN(in, openRegularFile(from));
+    std::string buf(1 << 20, '\0');
+    for (;;) {
+      const ssize_t n = ::read(in, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int err = errno;
+        ::close(in);
+        return writeError("'" + from + "': read failed", err);
+      }
+      if (n == 0) break;
+      if (!writeAll(fd, buf.substr(0, static_cast<std::size_t>(n)))) {
+        const int err = errno;
+        ::close(in);
+        return writeError("'" + target + "': write failed", err);
+      }
+    }
+    ::close(in);
+    if (!expectedSha256.empty()) {
+      CVGATE_TRY_ASSIGN(sha, sha256File(tmp));
+      if (sha != expectedSha256)
+        return internalError("'" + target + "': the copy of '" + from + "' has sha256 " + sha + ", expected " +
+                             expectedSha256);
+    }
+    return okStatus();
+  });
 }
 
 std::string fmtBytes(std::uint64_t b) {

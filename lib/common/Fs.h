@@ -36,6 +36,12 @@ Status atomicWriteFile(const std::string& path, const std::string& content);
 /// device or a directory is refused. Errors name the path.
 Status writeOutputFile(const std::string& path, const std::string& content);
 
+/// Install a copy of the regular file `from` at `to`, by writeOutputFile's
+/// rules for a regular or missing file (a symlink is followed; any other kind
+/// of file is refused): atomically, and only when the copy's sha256 is
+/// `expectedSha256` (empty: not checked). Errors name the path.
+Status copyOutputFile(const std::string& from, const std::string& to, const std::string& expectedSha256);
+
 /// mkdir -p.
 Status ensureDir(const std::string& path);
 

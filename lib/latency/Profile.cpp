@@ -83,9 +83,10 @@ double runNeedS(const LatencyConfig& cfg, double rate, std::size_t samples) {
 
 /// Seconds a child profile-latency run at `rate` needs: its start (load,
 /// GEMM roofline, warm-up up to warmup_max_s, a second for the rest) and its
-/// first run, a gate run of at least min_samples requests.
+/// first run, as long as `cfg`'s search runs (the child gets their duration
+/// and request floor: --duration, --min-samples).
 double childNeedS(const LatencyConfig& cfg, double rate) {
-  return 1.0 + kRooflineGemmSeconds + cfg.warmupMaxS + runNeedS(cfg, rate, static_cast<std::size_t>(cfg.minSamples));
+  return 1.0 + kRooflineGemmSeconds + cfg.warmupMaxS + runNeedS(cfg, rate, 0);
 }
 
 /// Seconds from now to `deadline` (negative once passed).
@@ -1264,22 +1265,9 @@ Expected<Report> profileLatency(const ToolContext& ctx, const ProfileOptions& o)
           CVGATE_TRY(ensureDir(o.patchOut + "/" + role));
           archive = fs::absolute(o.patchOut + "/" + role + "/" + model->manifest().name + "-" + best.v.transform + ".pt").string();
           // The very bytes the confirmation's processes ran, not a second
-          // save: copied beside the target, checked, renamed over it.
-          const std::string part = archive + ".part";
-          std::error_code ec;
-          fs::copy_file(childArchive, part, fs::copy_options::overwrite_existing, ec);
-          if (ec) return internalError("'" + part + "': cannot copy the confirmed archive: " + ec.message());
-          auto sha = sha256File(part);
-          std::string copyError;
-          if (!sha.ok()) copyError = sha.error().message();
-          else if (*sha != childSha) copyError = "sha256 " + *sha + " after the copy, but the confirmation ran " + childSha;
-          else fs::rename(part, archive, ec);
-          if (copyError.empty() && ec) copyError = "cannot rename '" + part + "' to it: " + ec.message();
-          if (!copyError.empty()) {
-            fs::remove(part, ec);
-            return internalError("'" + archive + "': " + copyError);
-          }
-          archiveSha = *sha;
+          // save: copied, checked against them, then renamed into place.
+          CVGATE_TRY(copyOutputFile(childArchive, archive, childSha));
+          archiveSha = childSha;
           toml << "\n[models]\n" << role << " = " << tomlString(archive) << "\n"
                << role << "_sha256 = " << tomlString(archiveSha) << "\n";
         } else if (best.model) {

@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "common/Fs.h"
+#include "common/Limits.h"
 #include "runtime/ModelImpl.h"
 #include "runtime/Serving.h"
 
@@ -321,6 +322,9 @@ namespace {
 std::string reloadProblem(const Model& m, const std::string& transform) {
   auto bytes = m.archiveBytes();
   if (!bytes.ok()) return bytes.error().message();
+  if (bytes->size() > limits().maxModelBytes)
+    return "its archive is " + fmtBytes(bytes->size()) + ", above the " + fmtBytes(limits().maxModelBytes) +
+           " a model archive may be ([limits] max_model_mb)";
   auto back = Model::fromBytes(*bytes, "the " + transform + " variant's archive");
   return back.ok() ? std::string() : back.error().message();
 }

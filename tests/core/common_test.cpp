@@ -3,13 +3,17 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "common/Error.h"
+#include "common/Fs.h"
 #include "common/Sha256.h"
 #include "common/Strings.h"
 #include "common/Time.h"
 #include "common/Watchdog.h"
+#include "TempDir.h"
 
 using namespace cvgate;
 
@@ -126,4 +130,38 @@ TEST(WatchdogDeathTest, ALaterDeadlineOfTheSameLengthFiresWithoutAWakeUpOfItsOwn
         std::this_thread::sleep_for(std::chrono::seconds(10));
       },
       ::testing::ExitedWithCode(kDeadlineExitCode), "the second batch: did not finish within 0.5 s");
+}
+
+// A file copied into place as an output: whole, checked against the sha256
+// it must have before it replaces anything, through a symlink to its
+// target, never onto a directory; a failed copy leaves nothing behind.
+TEST(Fs, CopyOutputFileIsCheckedAndAtomic) {
+  namespace fs = std::filesystem;
+  cvgate::testing::TempDir t;
+  std::ofstream(t.file("from")) << "archive bytes";
+  std::ofstream(t.file("old")) << "old";
+  const std::string sha = cvgate::sha256Hex("archive bytes");
+  ASSERT_TRUE(cvgate::copyOutputFile(t.file("from"), t.file("to"), sha).ok());
+  EXPECT_EQ(cvgate::readFile(t.file("to")).value(), "archive bytes");
+  // A wrong sha256: the old file stays, and no temporary file is left.
+  auto bad = cvgate::copyOutputFile(t.file("from"), t.file("old"), std::string(64, '0'));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("expected 0000"), std::string::npos) << bad.error().message();
+  EXPECT_EQ(cvgate::readFile(t.file("old")).value(), "old");
+  for (const auto& e : fs::directory_iterator(t.path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+  // Through a symlink: its target is written, the link stays.
+  fs::create_symlink(t.file("old"), t.file("link"));
+  ASSERT_TRUE(cvgate::copyOutputFile(t.file("from"), t.file("link"), "").ok());
+  EXPECT_TRUE(fs::is_symlink(t.file("link")));
+  EXPECT_EQ(cvgate::readFile(t.file("old")).value(), "archive bytes");
+  // Onto a directory, or from a missing file: refused, naming the path.
+  fs::create_directory(t.file("dir"));
+  auto dir = cvgate::copyOutputFile(t.file("from"), t.file("dir"), "");
+  ASSERT_FALSE(dir.ok());
+  EXPECT_NE(dir.error().message().find("a directory"), std::string::npos) << dir.error().message();
+  auto missing = cvgate::copyOutputFile(t.file("nope"), t.file("to2"), "");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("nope"), std::string::npos) << missing.error().message();
+  EXPECT_FALSE(fs::exists(t.file("to2")));
 }

@@ -408,7 +408,7 @@ TEST(ProfileLatencyE2e, SweepWritesAPatch) {
     text.replace(text.find("search_steps = 1"), 16, "search_steps = 0");
     text.replace(text.find("offered_rps = 500.0"), 19, "offered_rps = 1000.0");
     // Gate runs twice as long as search runs: the confirmation's are the gate's.
-    text.replace(text.find("duration_s = 0.3\n"), 17, "duration_s = 0.6\n");
+    text.replace(text.find("duration_s = 0.3\n"), 17, "duration_s = 0.6\nsearch_min_samples = 100\n");
     // Static int8 calibrates on the training split, never on [dataset] (t10k).
     text += "[calibration]\nimages = \"/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\"\n"
             "labels = \"/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz\"\nlimit = 400\ncount = 100\n"

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   app.add_option("--scenario", scenario, "single-stream, server, offline or all (default: [latency] scenario, server)");
   app.add_option("--offered-rps", rate, "server: offered Poisson arrival rate of the gate run, requests/s (default: [latency] offered_rps; 0 or unset: objectives.min_throughput_rps, the operating point decide judges production at)");
   app.add_option("--duration", duration, "seconds per measured run (default: [latency] duration_s, 4)");
-  app.add_option("--min-samples", minSamples, "requests per measured run, at least: a run goes on past --duration until it has them (default: [latency] min_samples)");
+  app.add_option("--min-samples", minSamples, "requests in the gate run, at least (every run with --one-rate): it goes on past --duration until it has them (default: [latency] min_samples)");
   app.add_option("--workers", workers, "server/offline: worker threads (default: [latency] workers, 2)");
   app.add_option("--max-batch", maxBatch, "server/offline: largest dynamic batch (default: [latency] max_batch, 8)");
   app.add_option("--batch-window-ms", window, "server: wait this long to fill a batch (default: [latency] batch_window_ms, 2)");
