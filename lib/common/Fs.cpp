@@ -15,6 +15,7 @@
 #include <functional>
 #include <iostream>
 #include <random>
+#include <string_view>
 #include <thread>
 
 #include "common/Limits.h"
@@ -53,7 +54,7 @@ const char* kindOf(mode_t m) {
 }
 
 /// Write all of `content` to `fd`; false with errno set on failure.
-bool writeAll(int fd, const std::string& content) {
+bool writeAll(int fd, std::string_view content) {
   const char* data = content.data();
   std::size_t left = content.size();
   while (left > 0) {
@@ -249,25 +250,32 @@ Status atomicWriteFile(const std::string& path, const std::string& content) {
   return replaceAtomically(path, content);
 }
 
-Status writeOutputFile(const std::string& path, const std::string& content) {
-  if (path == "-") return atomicWriteFile(path, content);
-  if (path.empty()) return badInput("output path: must not be empty (use '-' for stdout)");
+namespace {
+/// Where an output named `path` is written: a symlink is followed to what it
+/// finally names (the link itself stays). `st` gets the target's lstat;
+/// `exists` says whether there is one. Errors name the path.
+Expected<std::string> outputTarget(const std::string& path, struct stat& st, bool& exists) {
   std::string target = path;
-  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-    // Follow the link to what it finally names; the link itself stays.
     std::error_code ec;
     fs::path resolved = fs::weakly_canonical(fs::path(path), ec);
     if (ec) return badInput("'" + path + "': cannot resolve the symlink: " + ec.message());
     target = resolved.string();
-    if (::lstat(target.c_str(), &st) != 0) {
-      if (errno != ENOENT) return badInput("'" + path + "' -> '" + target + "': " + errnoText());
-      return replaceAtomically(target, content);  // a dangling link: create its target
-    }
-  } else if (::lstat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return badInput("'" + path + "': " + errnoText());
-    return replaceAtomically(path, content);
   }
+  exists = ::lstat(target.c_str(), &st) == 0;
+  if (!exists && errno != ENOENT)
+    return badInput("'" + path + "'" + (target == path ? "" : " -> '" + target + "'") + ": " + errnoText());
+  return target;
+}
+}  // namespace
+
+Status writeOutputFile(const std::string& path, const std::string& content) {
+  if (path == "-") return atomicWriteFile(path, content);
+  if (path.empty()) return badInput("output path: must not be empty (use '-' for stdout)");
+  struct stat st {};
+  bool exists = false;
+  CVGATE_TRY_ASSIGN(target, outputTarget(path, st, exists));
+  if (!exists) return replaceAtomically(target, content);  // a missing file, or a dangling link's target
   if (S_ISREG(st.st_mode)) {
     if (::access(target.c_str(), W_OK) != 0)
       return badInput("'" + target + "': not writable: " + errnoText());
@@ -280,19 +288,12 @@ Status writeOutputFile(const std::string& path, const std::string& content) {
 
 Status copyOutputFile(const std::string& from, const std::string& to, const std::string& expectedSha256) {
   if (to.empty() || to == "-") return badInput("output path '" + to + "': expected a file");
-  std::string target = to;
   struct stat st {};
-  if (::lstat(to.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-    std::error_code ec;
-    fs::path resolved = fs::weakly_canonical(fs::path(to), ec);
-    if (ec) return badInput("'" + to + "': cannot resolve the symlink: " + ec.message());
-    target = resolved.string();
-  }
-  if (::lstat(target.c_str(), &st) == 0) {
+  bool exists = false;
+  CVGATE_TRY_ASSIGN(target, outputTarget(to, st, exists));
+  if (exists) {
     if (!S_ISREG(st.st_mode)) return badInput("'" + target + "': " + kindOf(st.st_mode) + ", cannot copy a file there");
     if (::access(target.c_str(), W_OK) != 0) return badInput("'" + target + "': not writable: " + errnoText());
-  } else if (errno != ENOENT) {
-    return badInput("'" + target + "': " + errnoText());
   }
   return replaceAtomicallyWith(target, [&](int fd, const std::string& tmp) -> Status {
     CVGATE_TRY_ASSIGN(in, openRegularFile(from));
@@ -306,7 +307,7 @@ Status copyOutputFile(const std::string& from, const std::string& to, const std:
         return writeError("'" + from + "': read failed", err);
       }
       if (n == 0) break;
-      if (!writeAll(fd, buf.substr(0, static_cast<std::size_t>(n)))) {
+      if (!writeAll(fd, std::string_view(buf.data(), static_cast<std::size_t>(n)))) {
         const int err = errno;
         ::close(in);
         return writeError("'" + target + "': write failed", err);
